@@ -1,0 +1,43 @@
+# shihua: the two commands people need are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+MODEL ?=
+PORT ?= 3000
+
+.PHONY: run test setup setup-e2e site site-release unit e2e fmt lint clean-data
+
+## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
+run: setup site-release
+	MODEL="$(MODEL)" PORT="$(PORT)" scripts/run.sh
+
+## make test: every test (unit, integration against a real Milvus Lite, Playwright e2e)
+test: setup-e2e
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+setup-e2e:
+	scripts/setup.sh --e2e
+
+site:
+	scripts/build-site.sh
+
+site-release:
+	scripts/build-site.sh --release
+
+unit:
+	cargo test -p server
+
+e2e: site
+	scripts/e2e.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,206 @@
+//! What a search is, shared by client and server: the query/result types, the typed error,
+//! the `#[server]` functions the search page calls, and (ssr only) the `SearchService` trait
+//! that the `server` crate implements and provides through Leptos context.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::{JsonEncoding, MultipartData, MultipartFormData};
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// Results per page when the URL does not say.
+pub const DEFAULT_K: usize = 24;
+/// The most results one query may ask for.
+pub const MAX_K: usize = 200;
+/// Name of the multipart field that carries an uploaded query picture.
+pub const IMAGE_FIELD: &str = "image";
+
+/// One photo found by a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Milvus primary key, as a string: auto ids exceed JavaScript's exact integers.
+    pub id: String,
+    /// Path of the photo as indexed.
+    pub filepath: String,
+    /// File name, for display.
+    pub name: String,
+    /// Cosine similarity between query and photo.
+    pub score: f32,
+}
+
+/// The answer to one query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    pub took_ms: u64,
+    /// The query text was longer than the model's context and was cut.
+    pub truncated: bool,
+}
+
+/// What the page needs to know about the running server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Model id from the manifest, e.g. `ViT-B-16`.
+    pub model_id: String,
+    /// True when running on the random-weight fixture model: results are not meaningful.
+    pub fixture: bool,
+    /// Photos in the collection.
+    pub rows: u64,
+}
+
+/// Why a search did not produce results. The message is meant for the visitor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum SearchError {
+    /// The query itself is unusable (empty, not an image, too large...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The upload exceeds the size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A backend (Milvus, the model) is not available right now; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl FromServerFnError for SearchError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => SearchError::BadRequest(m),
+            ServerFnErrorErr::Request(m) => {
+                SearchError::Unavailable(format!("无法连接服务器 · cannot reach the server: {m}"))
+            }
+            other => SearchError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl SearchError {
+    /// HTTP status the REST API and the server functions answer with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            SearchError::BadRequest(_) => 400,
+            SearchError::TooLarge(_) => 413,
+            SearchError::Unavailable(_) => 503,
+            SearchError::Internal(_) => 500,
+        }
+    }
+}
+
+/// Clamp a requested result count into `1..=MAX_K`.
+pub fn clamp_k(k: Option<usize>) -> usize {
+    k.unwrap_or(DEFAULT_K).clamp(1, MAX_K)
+}
+
+#[cfg(feature = "ssr")]
+pub use service::{SearchService, SharedSearch};
+
+#[cfg(feature = "ssr")]
+mod service {
+    use super::*;
+
+    /// "Query → results": implemented by the server over the CLIP encoder and Milvus.
+    /// The server functions, the REST API and the CLI all go through it.
+    #[async_trait::async_trait]
+    pub trait SearchService: Send + Sync + 'static {
+        async fn status(&self) -> Result<ServerStatus, SearchError>;
+        async fn search_text(&self, query: &str, k: usize) -> Result<SearchResults, SearchError>;
+        async fn search_image(&self, bytes: Vec<u8>, k: usize) -> Result<SearchResults, SearchError>;
+        /// Largest accepted upload, in bytes.
+        fn max_upload_bytes(&self) -> usize;
+    }
+
+    /// How the service travels through Leptos context.
+    pub type SharedSearch = std::sync::Arc<dyn SearchService>;
+}
+
+#[cfg(feature = "ssr")]
+fn service() -> Result<SharedSearch, SearchError> {
+    use_context::<SharedSearch>()
+        .ok_or_else(|| SearchError::Internal("search service is not configured".into()))
+}
+
+/// Sets the HTTP status of the server-function response from the error, then passes it on.
+#[cfg(feature = "ssr")]
+fn with_status(e: SearchError) -> SearchError {
+    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(code) = http::StatusCode::from_u16(e.status_code()) {
+            opts.set_status(code);
+        }
+    }
+    e
+}
+
+/// Model and collection facts for the banner.
+#[server]
+pub async fn get_status() -> Result<ServerStatus, SearchError> {
+    service()?.status().await.map_err(with_status)
+}
+
+/// 以文搜图: photos closest to a line of text.
+#[server]
+pub async fn search_text(q: String, k: Option<usize>) -> Result<SearchResults, SearchError> {
+    service()?
+        .search_text(&q, clamp_k(k))
+        .await
+        .map_err(with_status)
+}
+
+/// 以图搜图: photos closest to an uploaded picture (multipart field `image`, optional `k`).
+#[server(input = MultipartFormData)]
+pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchError> {
+    let svc = service()?;
+    let limit = svc.max_upload_bytes();
+    let mut multipart = data
+        .into_inner()
+        .ok_or_else(|| SearchError::BadRequest("expected a multipart upload".into()))?;
+    let mut image: Option<Vec<u8>> = None;
+    let mut k = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(with_status(SearchError::BadRequest(format!(
+                    "上传数据无法读取 · the upload could not be read: {e}"
+                ))))
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let mut field = field;
+        let mut buf = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > limit {
+                        return Err(with_status(SearchError::TooLarge(format!(
+                            "图片太大 · the picture is larger than {} MB",
+                            limit / (1024 * 1024)
+                        ))));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(with_status(SearchError::BadRequest(format!(
+                        "上传中断 · the upload was interrupted: {e}"
+                    ))))
+                }
+            }
+        }
+        match name.as_str() {
+            IMAGE_FIELD => image = Some(buf),
+            "k" => k = String::from_utf8_lossy(&buf).trim().parse::<usize>().ok(),
+            _ => {}
+        }
+    }
+    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
+        with_status(SearchError::BadRequest(
+            "请选择一张图片 · choose a picture to search with".into(),
+        ))
+    })?;
+    svc.search_image(image, clamp_k(k)).await.map_err(with_status)
+}

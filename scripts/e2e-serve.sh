@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Started by Playwright (end2end/playwright.config.ts): a fresh data folder, the demo photos
+# indexed with the fixture model into an embedded Milvus Lite, then `shihua serve` on :3100.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${SHIHUA_BIN:-target/debug/shihua}
+DATA=target/e2e-data
+rm -rf "$DATA"
+mkdir -p "$DATA"
+export SHIHUA_MODEL=fixture MILVUS_URI="$PWD/$DATA/milvus.db" SHIHUA_DATA_DIR="$PWD/$DATA"
+export LEPTOS_SITE_ROOT=target/site RUST_LOG=${RUST_LOG:-warn}
+"$BIN" index demo/photos
+exec "$BIN" serve --addr 127.0.0.1:3100

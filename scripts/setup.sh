@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything shihua needs that is missing, pinned. Idempotent: re-running is cheap.
+#   scripts/setup.sh          runtime needs (Rust wasm target, wasm-bindgen-cli, Python venv with
+#                             Milvus Lite + ONNX Runtime)
+#   scripts/setup.sh --e2e    also Chromium and the Playwright test runner (for make test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+E2E=0
+[ "${1:-}" = "--e2e" ] && E2E=1
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+# 1. Rust toolchain pieces
+command -v cargo >/dev/null || { echo "cargo not found: install Rust from rustup first" >&2; exit 1; }
+if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+  say "adding Rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WB_VERSION (about 2 minutes)"
+  # no --locked: the CLI's own lockfile pins a crate version the registry no longer serves
+  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+fi
+
+# 2. Python venv: Milvus Lite + ONNX Runtime (its shared library is what Rust loads)
+if [ ! -x .venv/bin/python ]; then
+  say "creating Python venv in .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qxF -f <(grep -v '^#' requirements.txt | grep .); then
+  say "installing Python packages from requirements.txt"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+fi
+
+# 3. End-to-end test tools: Debian Chromium + Playwright (never Playwright's own browser download)
+if [ "$E2E" = 1 ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    say "installing Playwright test runner (npm ci)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+fi
+say "ok"

@@ -1,0 +1,180 @@
+//! The CLIP encoder: two ONNX Runtime sessions (image tower, text tower) behind mutexes,
+//! batched inference, L2-normalised outputs, a warm-up pass at load so the first query is not
+//! slow, and the execution-provider choice (`cpu`, `cuda`, or `auto`).
+
+use std::sync::Mutex;
+
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::Tensor;
+
+use super::manifest::{Manifest, ModelFiles, ModelSpec};
+use super::preprocess::PreprocessSpec;
+use super::tokenize::TextTokenizer;
+use super::{l2_normalize, ClipError};
+
+/// Where inference runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// CUDA when the loaded ONNX Runtime has it, else CPU.
+    #[default]
+    Auto,
+    Cpu,
+    /// CUDA or fail.
+    Cuda,
+}
+
+#[derive(Clone, Debug)]
+pub struct EncoderOptions {
+    /// Threads ONNX Runtime uses inside one inference (0: its default, all cores).
+    pub intra_threads: usize,
+    pub device: Device,
+    /// Run one dummy image and text through the model at load.
+    pub warm_up: bool,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        Self { intra_threads: 0, device: Device::Auto, warm_up: true }
+    }
+}
+
+/// Text embeddings plus, per text, whether it was cut at the context length.
+pub struct TextEmbeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub truncated: Vec<bool>,
+}
+
+pub struct ClipEncoder {
+    spec: ModelSpec,
+    preprocess: PreprocessSpec,
+    image: Mutex<Session>,
+    text: Mutex<Session>,
+    tokenizer: TextTokenizer,
+}
+
+fn ort_err(e: impl std::fmt::Display) -> ClipError {
+    ClipError::Ort(e.to_string())
+}
+
+fn open_session(path: &std::path::Path, opts: &EncoderOptions) -> Result<Session, ClipError> {
+    let bad = |e: ort::Error<ort::session::builder::SessionBuilder>| ClipError::BadModel {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let mut builder = Session::builder(super::runtime::environment()?)
+        .map_err(ort_err)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(bad)?;
+    if opts.intra_threads > 0 {
+        builder = builder.with_intra_threads(opts.intra_threads).map_err(bad)?;
+    }
+    builder = match opts.device {
+        Device::Cpu => builder,
+        Device::Auto => builder
+            .with_execution_providers([ort::ep::CUDA::default().build()])
+            .map_err(bad)?,
+        Device::Cuda => builder
+            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+            .map_err(bad)?,
+    };
+    builder.commit_from_file(path).map_err(|e| ClipError::BadModel {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl ClipEncoder {
+    /// Load both towers and the tokenizer. ONNX Runtime must be initialised first
+    /// (`clip::runtime::init`).
+    pub fn load(
+        manifest: &Manifest,
+        spec: &ModelSpec,
+        files: &ModelFiles,
+        opts: &EncoderOptions,
+    ) -> Result<Self, ClipError> {
+        let image = open_session(&files.image, opts)?;
+        let text = open_session(&files.text, opts)?;
+        let tokenizer = TextTokenizer::load(&files.tokenizer, manifest.tokenizer.context_length)?;
+        let enc = Self {
+            spec: spec.clone(),
+            preprocess: PreprocessSpec {
+                size: spec.image_size,
+                mean: manifest.preprocess.mean,
+                std: manifest.preprocess.std,
+            },
+            image: Mutex::new(image),
+            text: Mutex::new(text),
+            tokenizer,
+        };
+        if opts.warm_up {
+            enc.warm_up()?;
+        }
+        Ok(enc)
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    pub fn preprocess_spec(&self) -> &PreprocessSpec {
+        &self.preprocess
+    }
+
+    pub fn dim(&self) -> usize {
+        self.spec.embed_dim
+    }
+
+    /// One pass through each tower; also checks the output width against the manifest.
+    pub fn warm_up(&self) -> Result<(), ClipError> {
+        let s = self.preprocess.size as usize;
+        self.embed_pixels(vec![0.0; 3 * s * s], 1)?;
+        self.embed_texts(&["夕阳西下"])?;
+        Ok(())
+    }
+
+    /// Embed `n` preprocessed images laid out as `[n, 3, size, size]`.
+    pub fn embed_pixels(&self, pixels: Vec<f32>, n: usize) -> Result<Vec<Vec<f32>>, ClipError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let s = self.preprocess.size as usize;
+        let input = Tensor::from_array(([n, 3, s, s], pixels)).map_err(ort_err)?;
+        let mut session = self.image.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session.run(ort::inputs![input]).map_err(ort_err)?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
+        self.split_rows(data, n)
+    }
+
+    /// Embed texts (batched, padding trimmed).
+    pub fn embed_texts(&self, texts: &[&str]) -> Result<TextEmbeddings, ClipError> {
+        if texts.is_empty() {
+            return Ok(TextEmbeddings { vectors: Vec::new(), truncated: Vec::new() });
+        }
+        let batch = self.tokenizer.encode(texts)?;
+        let input =
+            Tensor::from_array(([batch.batch, batch.seq_len], batch.ids)).map_err(ort_err)?;
+        let mut session = self.text.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session.run(ort::inputs![input]).map_err(ort_err)?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
+        Ok(TextEmbeddings { vectors: self.split_rows(data, texts.len())?, truncated: batch.truncated })
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    fn split_rows(&self, data: &[f32], n: usize) -> Result<Vec<Vec<f32>>, ClipError> {
+        let dim = self.spec.embed_dim;
+        if data.len() != n * dim {
+            return Err(ClipError::DimMismatch { expected: dim, got: data.len() / n.max(1) });
+        }
+        Ok(data
+            .chunks_exact(dim)
+            .map(|row| {
+                let mut v = row.to_vec();
+                l2_normalize(&mut v);
+                v
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,83 @@
+//! Every setting in one place: command-line flags with `SHIHUA_*` / `MILVUS_*` environment
+//! fallbacks. Collection and field names, index parameters and model choice are decided here;
+//! the embedding dim and preprocessing come from the model manifest.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::clip::Device;
+
+/// Settings shared by every subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Milvus to use: a local file path (e.g. ./data/milvus.db) starts an embedded Milvus Lite;
+    /// http(s)://host:port connects to a Milvus server (standalone or cluster).
+    #[arg(long, env = "MILVUS_URI", default_value = "./data/milvus.db", global = true)]
+    pub milvus_uri: String,
+
+    /// Token for a Milvus server with authentication ("user:password" or an API key).
+    #[arg(long, env = "MILVUS_TOKEN", hide_env_values = true, global = true)]
+    pub milvus_token: Option<String>,
+
+    /// Collection name (the reference article's default).
+    #[arg(long, env = "SHIHUA_COLLECTION", default_value = "multimodal_chinese_clip", global = true)]
+    pub collection: String,
+
+    /// Model id from models/manifest.toml (default: the manifest's default, ViT-B-16).
+    #[arg(long, env = "SHIHUA_MODEL", global = true)]
+    pub model: Option<String>,
+
+    /// Folder with manifest.toml, tokenizer.json and <model-id>/{image,text}.onnx.
+    #[arg(long, env = "SHIHUA_MODEL_DIR", default_value = "models", global = true)]
+    pub model_dir: PathBuf,
+
+    /// ONNX Runtime intra-op threads (0 = all cores).
+    #[arg(long, env = "SHIHUA_THREADS", default_value_t = 0, global = true)]
+    pub threads: usize,
+
+    /// Where inference runs.
+    #[arg(long, env = "SHIHUA_DEVICE", value_enum, default_value_t = Device::Auto, global = true)]
+    pub device: Device,
+
+    /// IVF_FLAT nlist (the reference uses 512).
+    #[arg(long, env = "SHIHUA_NLIST", default_value_t = 512, global = true)]
+    pub nlist: u32,
+
+    /// IVF search nprobe.
+    #[arg(long, env = "SHIHUA_NPROBE", default_value_t = 32, global = true)]
+    pub nprobe: u32,
+
+    /// Folder for shihua's own data (thumbnail cache).
+    #[arg(long, env = "SHIHUA_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+impl Common {
+    /// True when `milvus_uri` names a local database file (embedded Milvus Lite).
+    pub fn embedded_milvus(&self) -> bool {
+        !(self.milvus_uri.starts_with("http://")
+            || self.milvus_uri.starts_with("https://")
+            || self.milvus_uri.starts_with("tcp://"))
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.model_dir.join("manifest.toml")
+    }
+}
+
+/// `shihua serve` settings.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SHIHUA_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: std::net::SocketAddr,
+
+    /// Folder with the built site (pkg/ with the wasm client and CSS, plus public files).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Largest accepted upload in bytes.
+    #[arg(long, env = "SHIHUA_MAX_UPLOAD", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload: usize,
+}

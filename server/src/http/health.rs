@@ -1,0 +1,23 @@
+//! `GET /healthz`: 200 when the model is loaded and Milvus answers, 503 with the reason
+//! otherwise. Used by the e2e harness and by load balancers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::AppState;
+
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let spec = state.shihua.encoder().spec();
+    match state.shihua.store().count().await {
+        Ok(rows) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "model": spec.id, "fixture": spec.fixture, "rows": rows})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "model": spec.id, "error": e.to_string()})),
+        ),
+    }
+}

@@ -1,0 +1,11 @@
+//! shihua server library: everything native (CLIP encoding, Milvus store, ingest, HTTP).
+//! `main.rs` is a thin clap front-end over these modules.
+
+pub mod clip;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod serve;
+pub mod service;
+pub mod startup;
+pub mod store;

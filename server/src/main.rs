@@ -1,0 +1,147 @@
+//! The `shihua` command: parse flags, set up logging, and hand over to the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use app::search::{clamp_k, SearchService};
+use clap::{Parser, Subcommand};
+use server::config::{Common, ServeArgs};
+use server::ingest::{self, IndexOptions};
+use server::service::Shihua;
+use server::{serve, startup};
+
+#[derive(Parser)]
+#[command(name = "shihua", version, about = "诗画: search photos with a line of classical Chinese poetry, or with another photo")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the website (default http://127.0.0.1:3000).
+    Serve(ServeArgs),
+    /// Index every photo under a folder into Milvus.
+    Index {
+        /// Photo folder (searched recursively).
+        dir: PathBuf,
+        /// Rows per Milvus insert (the reference uses 300).
+        #[arg(long, default_value_t = 300)]
+        batch_size: usize,
+        /// Images per model call.
+        #[arg(long, default_value_t = 16)]
+        encode_batch: usize,
+        /// File extensions to index (comma-separated, case-insensitive).
+        #[arg(long, value_delimiter = ',', default_value = "jpg,jpeg,png,webp")]
+        ext: Vec<String>,
+        /// Drop and recreate the collection first.
+        #[arg(long)]
+        recreate: bool,
+        /// Also index hidden folders and files.
+        #[arg(long)]
+        hidden: bool,
+    },
+    /// Search from the command line: ranked file paths with scores.
+    Search {
+        /// The poem line (omit with --image).
+        text: Option<String>,
+        /// Search with a picture instead.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// How many results.
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the normalised embedding of a text or a picture as a JSON array.
+    Embed {
+        #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+        text: Option<String>,
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ort=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = cli.common;
+    match cli.command {
+        Command::Serve(args) => serve::run(&cfg, &args).await,
+        Command::Index { dir, batch_size, encode_batch, ext, recreate, hidden } => {
+            let encoder = startup::open_encoder(&cfg, false)?;
+            let opened = startup::open_store(&cfg, encoder.spec()).await?;
+            let mut opts = IndexOptions::new(dir);
+            opts.batch_size = batch_size.max(1);
+            opts.encode_batch = encode_batch.max(1);
+            opts.exts = ext;
+            opts.recreate = recreate;
+            opts.include_hidden = hidden;
+            opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
+            opened.close().await;
+            let summary = result?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Search { text, image, k, json } => {
+            let encoder = startup::open_encoder(&cfg, false)?;
+            let opened = startup::open_store(&cfg, encoder.spec()).await?;
+            opened.store.ensure_collection(false).await?;
+            opened.store.load().await?;
+            let svc = Shihua::new(encoder, opened.store.clone(), usize::MAX);
+            let k = clamp_k(Some(k));
+            let result = match (text, image) {
+                (_, Some(path)) => {
+                    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    svc.search_image(bytes, k).await
+                }
+                (Some(text), None) => svc.search_text(&text, k).await,
+                (None, None) => anyhow::bail!("give a text to search for, or --image PATH"),
+            };
+            opened.close().await;
+            let res = result.map_err(|e| anyhow::anyhow!(e))?;
+            if json {
+                println!("{}", serde_json::to_string(&res.hits)?);
+            } else {
+                for (i, h) in res.hits.iter().enumerate() {
+                    println!("{:>3}  {:.4}  {}", i + 1, h.score, h.filepath);
+                }
+            }
+            Ok(())
+        }
+        Command::Embed { text, image } => {
+            let encoder = startup::open_encoder(&cfg, false)?;
+            let v = match (text, image) {
+                (Some(t), _) => encoder.embed_texts(&[t.as_str()])?.vectors.remove(0),
+                (None, Some(p)) => {
+                    let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+                    let (t, _) = server::clip::preprocess::preprocess_bytes(
+                        &bytes,
+                        encoder.preprocess_spec(),
+                        server::clip::preprocess::DEFAULT_MAX_PIXELS,
+                    )?;
+                    encoder.embed_pixels(t, 1)?.remove(0)
+                }
+                (None, None) => unreachable!("clap requires one"),
+            };
+            println!("{}", serde_json::to_string(&v)?);
+            Ok(())
+        }
+    }
+}

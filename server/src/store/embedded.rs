@@ -1,0 +1,414 @@
+//! `EmbeddedMilvus`: Milvus Lite 2.5.1 run as a child process serving gRPC on
+//! `127.0.0.1:<free port>`, started by `shihua` when `MILVUS_URI` is a local path such as
+//! `./data/milvus.db`. Owns finding the Milvus Lite binary (`find_lite_lib_dir`), the db file
+//! lock (the same `.<db>.lock` + `lockf` convention as pymilvus' launcher, so two servers never
+//! open one file), the child's life cycle (parent-death signal, readiness wait, SIGTERM then
+//! SIGKILL) and its log file `<db dir>/milvus-lite.log`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::error::StoreError;
+use super::milvus::MilvusStore;
+
+/// How long to wait for a started server to answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `stop` waits after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Start attempts (a new free port each time) when the child exits during start-up.
+const START_ATTEMPTS: usize = 3;
+/// Name of the log file written next to the database.
+pub const LOG_FILE: &str = "milvus-lite.log";
+
+/// A running Milvus Lite server owned by this process.
+#[derive(Debug)]
+pub struct EmbeddedMilvus {
+    child: Option<Child>,
+    port: u16,
+    db_path: PathBuf,
+    log_path: PathBuf,
+    /// Holds the `lockf` lock on `.<db name>.lock` while the server runs.
+    _lock: File,
+}
+
+impl EmbeddedMilvus {
+    /// Starts Milvus Lite on `db_path` (created if missing) with the binary from `lib_dir`
+    /// (the `milvus_lite/lib` folder), and waits until it serves gRPC.
+    pub async fn start(db_path: &Path, lib_dir: &Path) -> Result<Self, StoreError> {
+        let binary = lib_dir.join("milvus");
+        if !binary.is_file() {
+            return Err(StoreError::LiteBinaryMissing { path: binary });
+        }
+        let lib_dir = absolute(lib_dir)?;
+        let binary = lib_dir.join("milvus");
+        let db_path = absolute(db_path)?;
+        let name = db_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        check_db_name(&name)?;
+        let dir = db_path
+            .parent()
+            .ok_or_else(|| StoreError::LiteBadDbName {
+                name: name.clone(),
+                reason: "it has no parent folder".into(),
+            })?
+            .to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| StoreError::io(format!("resolving {}", dir.display()), e))?;
+        let db_path = dir.join(&name);
+
+        let lock = lock_db(&dir, &name, &db_path)?;
+        let log_path = dir.join(LOG_FILE);
+
+        let mut last_err = None;
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port()?;
+            let mut child = spawn(&binary, &lib_dir, &db_path, &dir, &log_path, port)?;
+            let pid = child.id();
+            tracing::info!(pid, port, db = %db_path.display(), "started Milvus Lite");
+            match wait_ready(&mut child, port, &log_path).await {
+                Ok(()) => {
+                    return Ok(EmbeddedMilvus {
+                        child: Some(child),
+                        port,
+                        db_path,
+                        log_path,
+                        _lock: lock,
+                    })
+                }
+                Err(Ready::Exited(reason)) => {
+                    tracing::warn!(attempt, %reason, "Milvus Lite exited during start-up");
+                    last_err = Some(reason);
+                }
+                Err(Ready::TimedOut) => {
+                    kill_and_reap(&mut child, Duration::from_millis(500));
+                    return Err(StoreError::LiteStart {
+                        reason: format!(
+                            "no answer on 127.0.0.1:{port} within {} s",
+                            READY_TIMEOUT.as_secs()
+                        ),
+                        log_tail: log_tail(&log_path),
+                        log: log_path,
+                    });
+                }
+            }
+        }
+        Err(StoreError::LiteStart {
+            reason: last_err.unwrap_or_else(|| "it exited".into()),
+            log_tail: log_tail(&log_path),
+            log: log_path,
+        })
+    }
+
+    /// gRPC address for `StoreConfig::uri`.
+    pub fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Process id of the child (0 once stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// The database file served.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// Where the child's stdout and stderr go.
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Stops the server: SIGTERM, up to 5 s to exit, then SIGKILL.
+    pub async fn stop(mut self) -> Result<(), StoreError> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if child
+            .try_wait()
+            .map_err(|e| StoreError::io("checking Milvus Lite", e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // SAFETY: plain kill(2) on our own child's pid, which is not yet reaped.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        while started.elapsed() < STOP_GRACE {
+            if child
+                .try_wait()
+                .map_err(|e| StoreError::io("waiting for Milvus Lite", e))?
+                .is_some()
+            {
+                tracing::info!(ms = started.elapsed().as_millis() as u64, "Milvus Lite stopped");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tracing::warn!("Milvus Lite ignored SIGTERM for 5 s; killing it");
+        child
+            .kill()
+            .map_err(|e| StoreError::io("killing Milvus Lite", e))?;
+        child
+            .wait()
+            .map_err(|e| StoreError::io("waiting for Milvus Lite", e))?;
+        Ok(())
+    }
+}
+
+impl Drop for EmbeddedMilvus {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Milvus Lite keeps what it acknowledged across SIGKILL; give SIGTERM a moment first.
+            kill_and_reap(&mut child, Duration::from_millis(300));
+        }
+    }
+}
+
+/// Finds the `milvus_lite/lib` folder: `$SHIHUA_MILVUS_LITE_LIB` if set, else the first
+/// `<dir>/.venv/lib/python3*/site-packages/milvus_lite/lib` holding a `milvus` binary, for
+/// `dir` = `start` and each of its ancestors.
+pub fn find_lite_lib_dir(start: &Path) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SHIHUA_MILVUS_LITE_LIB").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let start = absolute(start).ok()?;
+    for dir in start.ancestors() {
+        let lib = dir.join(".venv").join("lib");
+        let Ok(entries) = std::fs::read_dir(&lib) else {
+            continue;
+        };
+        let mut pythons: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+            .map(|e| e.path())
+            .collect();
+        pythons.sort();
+        for py in pythons {
+            let candidate = py.join("site-packages").join("milvus_lite").join("lib");
+            if candidate.join("milvus").is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, StoreError> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| StoreError::io("reading the current dir", e))?;
+    Ok(cwd.join(p))
+}
+
+/// Milvus Lite's own rules (from its launcher): `^[a-zA-Z0-9.\-_]+$`, at most 36 characters.
+fn check_db_name(name: &str) -> Result<(), StoreError> {
+    let bad = |reason: &str| {
+        Err(StoreError::LiteBadDbName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if name.is_empty() {
+        return bad("the path has no file name");
+    }
+    if name.len() > 36 {
+        return bad("it is longer than 36 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return bad("only letters, digits, '.', '-' and '_' are allowed");
+    }
+    Ok(())
+}
+
+fn lock_db(dir: &Path, name: &str, db_path: &Path) -> Result<File, StoreError> {
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::io(format!("opening {}", lock_path.display()), e))?;
+    // `lockf` (POSIX record lock) is what pymilvus' launcher takes, so a Python Milvus Lite on
+    // the same file is detected; `flock` also catches a second start inside this process
+    // (record locks are per process).
+    // SAFETY: lockf / flock on a valid, open descriptor owned by `file`.
+    let rc = unsafe {
+        let fd = file.as_raw_fd();
+        if libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) == 0 {
+            libc::lockf(fd, libc::F_TLOCK, 0)
+        } else {
+            -1
+        }
+    };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EACCES) => Err(StoreError::LiteDbLocked {
+                db: db_path.to_path_buf(),
+            }),
+            _ => Err(StoreError::io(format!("locking {}", lock_path.display()), err)),
+        };
+    }
+    Ok(file)
+}
+
+fn free_port() -> Result<u16, StoreError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| StoreError::io("finding a free port on 127.0.0.1", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StoreError::io("finding a free port on 127.0.0.1", e))?
+        .port();
+    Ok(port)
+}
+
+fn spawn(
+    binary: &Path,
+    lib_dir: &Path,
+    db_path: &Path,
+    dir: &Path,
+    log_path: &Path,
+    port: u16,
+) -> Result<Child, StoreError> {
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| StoreError::io(format!("opening {}", log_path.display()), e))?;
+    let _ = writeln!(
+        log,
+        "--- shihua: starting Milvus Lite on 127.0.0.1:{port} for {}",
+        db_path.display()
+    );
+    let stderr = log
+        .try_clone()
+        .map_err(|e| StoreError::io(format!("opening {}", log_path.display()), e))?;
+    let mut ld_path = lib_dir.as_os_str().to_owned();
+    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|v| !v.is_empty()) {
+        ld_path.push(":");
+        ld_path.push(old);
+    }
+    let log_level = std::env::var("SHIHUA_MILVUS_LITE_LOG_LEVEL").unwrap_or_else(|_| "ERROR".into());
+    let parent_pid = std::process::id() as libc::pid_t;
+    let mut cmd = Command::new(binary);
+    cmd.arg(db_path)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(log_level)
+        .current_dir(dir)
+        .env("LD_LIBRARY_PATH", ld_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(stderr));
+    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Die with the thread that spawned us, even if shihua is SIGKILLed.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent_pid {
+                return Err(std::io::Error::other("parent exited before exec"));
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| StoreError::io(format!("starting {}", binary.display()), e))
+}
+
+enum Ready {
+    Exited(String),
+    TimedOut,
+}
+
+async fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(), Ready> {
+    let started = Instant::now();
+    let uri = format!("http://127.0.0.1:{port}");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Err(Ready::Exited(format!("it exited with {status}"))),
+            Ok(None) => {}
+            Err(e) => return Err(Ready::Exited(format!("cannot watch it: {e}"))),
+        }
+        if started.elapsed() > READY_TIMEOUT {
+            return Err(Ready::TimedOut);
+        }
+        let tcp_ok = matches!(
+            tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr)
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        if tcp_ok {
+            match MilvusStore::probe(&uri, Duration::from_secs(2)).await {
+                Ok(()) => {
+                    tracing::debug!(
+                        ms = started.elapsed().as_millis() as u64,
+                        log = %log_path.display(),
+                        "Milvus Lite ready"
+                    );
+                    return Ok(());
+                }
+                Err(e) => tracing::debug!(error = %e, "Milvus Lite not ready yet"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SIGTERM, wait up to `grace`, then SIGKILL; always reaps.
+fn kill_and_reap(child: &mut Child, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    // SAFETY: kill(2) on our own, not yet reaped child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let started = Instant::now();
+    while started.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The last lines of the log (at most 4 KiB).
+fn log_tail(log_path: &Path) -> String {
+    let Ok(mut f) = File::open(log_path) else {
+        return "(no log)".into();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -1,0 +1,171 @@
+//! The whole path on the fixture model and a real Milvus Lite (started here on a free port):
+//! index a folder with good, broken and ignored files, search by text and by picture, and
+//! fetch photos and thumbnails by id through the HTTP router.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use app::search::SearchService;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
+use server::http::{media::ThumbCache, router, AppState};
+use server::ingest::{index_folder, IndexOptions};
+use server::service::Shihua;
+use server::store::{embedded, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
+use tower::ServiceExt;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture_encoder() -> Arc<ClipEncoder> {
+    let models = repo().join("models");
+    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
+    let spec = manifest.find("fixture").unwrap().clone();
+    let files = manifest.files(&spec, &models).unwrap();
+    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
+    let opts = EncoderOptions { intra_threads: 2, device: clip::Device::Cpu, warm_up: false };
+    Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
+}
+
+/// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), a
+/// broken JPEG, an empty PNG, a text file, and a hidden folder.
+fn photo_folder(dir: &Path) -> Vec<PathBuf> {
+    let demo = repo().join("demo/photos");
+    let mut names: Vec<_> = std::fs::read_dir(&demo)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+    let mut good = Vec::new();
+    for (i, src) in names.iter().take(6).enumerate() {
+        let name = src.file_name().unwrap().to_string_lossy().to_string();
+        let dst = match i {
+            0 => dir.join(name.replace(".jpg", ".JPG")),
+            1 => dir.join("sub").join(name),
+            _ => dir.join(name),
+        };
+        std::fs::copy(src, &dst).unwrap();
+        good.push(dst);
+    }
+    std::fs::copy(&names[7], dir.join(".hidden/secret.jpg")).unwrap();
+    std::fs::write(dir.join("broken.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    std::fs::write(dir.join("empty.png"), b"").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a photo").unwrap();
+    good
+}
+
+async fn body_bytes(res: axum::response::Response) -> Vec<u8> {
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_search_and_serve_media() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    let good = photo_folder(&photos);
+
+    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv (run scripts/setup.sh)");
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/milvus.db"), &lib).await.unwrap();
+    let encoder = fixture_encoder();
+    let cfg = StoreConfig {
+        uri: milvus.uri(),
+        dim: 512,
+        model_id: "fixture".into(),
+        index: IndexKind::IvfFlat { nlist: 512 },
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
+
+    let mut opts = IndexOptions::new(&photos);
+    opts.progress = false;
+    opts.encode_batch = 4;
+    let summary = index_folder(encoder.clone(), store.clone(), opts).await.unwrap();
+    assert_eq!(summary.found, 8, "6 photos + broken.jpg + empty.png; .txt and hidden skipped");
+    assert_eq!(summary.indexed, 6);
+    let failed: Vec<String> = summary
+        .failed
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.contains(&"broken.jpg".to_string()) && failed.contains(&"empty.png".to_string()));
+    assert_eq!(summary.rows_in_collection, 6);
+
+    let shihua = Arc::new(Shihua::new(encoder.clone(), store.clone(), 20 << 20));
+    let status = shihua.status().await.unwrap();
+    assert!(status.fixture);
+    assert_eq!(status.rows, 6);
+
+    // Text search: k results, every one an indexed photo, scores sorted.
+    let res = shihua.search_text("枯藤老树昏鸦", 4).await.unwrap();
+    assert_eq!(res.hits.len(), 4);
+    for h in &res.hits {
+        assert!(good.iter().any(|g| g.canonicalize().unwrap() == Path::new(&h.filepath)), "{}", h.filepath);
+        h.id.parse::<i64>().expect("ids travel as strings of i64");
+    }
+    assert!(res.hits.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(shihua.search_text("   ", 4).await.is_err(), "blank query is refused");
+
+    // Picture search: the photo itself comes first, with cosine ~1.
+    let probe = &good[2];
+    let res = shihua.search_image(std::fs::read(probe).unwrap(), 3).await.unwrap();
+    assert_eq!(Path::new(&res.hits[0].filepath), probe.canonicalize().unwrap());
+    assert!(res.hits[0].score > 0.999, "self-similarity {}", res.hits[0].score);
+    let err = shihua.search_image(b"<html>no</html>".to_vec(), 3).await.unwrap_err();
+    assert_eq!(err.status_code(), 400, "{err}");
+
+    // Media through the router, by id only.
+    let state = AppState {
+        leptos_options: leptos::prelude::LeptosOptions::builder().output_name("shihua").build(),
+        shihua: shihua.clone(),
+        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
+    };
+    let app = router(state);
+    let id = &res.hits[0].id;
+    let get = |uri: String| Request::builder().uri(uri).body(Body::empty()).unwrap();
+
+    let r = app.clone().oneshot(get(format!("/thumb/{id}?w=240"))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "image/jpeg");
+    assert!(r.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age"));
+    let etag = r.headers()[header::ETAG].clone();
+    let thumb = image::load_from_memory(&body_bytes(r).await).unwrap();
+    assert!(thumb.width() <= 240 && thumb.width() > 0);
+
+    let again = Request::builder()
+        .uri(format!("/thumb/{id}?w=240"))
+        .header(header::IF_NONE_MATCH, etag)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(again).await.unwrap().status(), StatusCode::NOT_MODIFIED);
+
+    let r = app.clone().oneshot(get(format!("/image/{id}"))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body_bytes(r).await, std::fs::read(probe).unwrap());
+
+    for bad in ["/image/1", "/image/..%2F..%2Fetc%2Fpasswd", "/thumb/not-a-number", "/image/%2Fetc%2Fpasswd"] {
+        let r = app.clone().oneshot(get(bad.to_string())).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    let r = app.clone().oneshot(get("/healthz".into())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The page renders on the server with the poem box and the fixture warning.
+    let r = app.clone().oneshot(get("/".into())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = String::from_utf8(body_bytes(r).await).unwrap();
+    assert!(html.contains("data-testid=\"poem-form\""), "{html}");
+    let r = app.clone().oneshot(get("/?q=%E5%A4%95%E9%98%B3%E8%A5%BF%E4%B8%8B".into())).await.unwrap();
+    let html = String::from_utf8(body_bytes(r).await).unwrap();
+    assert!(html.contains("data-testid=\"result-card\""), "results are in the server-rendered HTML");
+    assert!(html.contains("data-testid=\"fixture-banner\""));
+
+    milvus.stop().await.unwrap();
+}
