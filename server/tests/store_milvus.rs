@@ -356,23 +356,3 @@ async fn one_server_per_db_file_and_clear_errors() {
     assert!(err.to_string().contains("IVF_FLAT"), "{err}");
     lite.stop().await.unwrap();
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_debug_restart_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("milvus.db");
-    for round in 0..3 {
-        let t = std::time::Instant::now();
-        let lite = EmbeddedMilvus::start(&db, &lib_dir()).await.unwrap();
-        eprintln!("round {round}: start {:?}", t.elapsed());
-        let store = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
-        store.ensure_collection(false).await.unwrap();
-        store.insert(rows(10, round)).await.unwrap();
-        store.build_index_and_load().await.unwrap();
-        eprintln!("count {}", store.count().await.unwrap());
-        let t = std::time::Instant::now();
-        lite.stop().await.unwrap();
-        eprintln!("stop {:?}", t.elapsed());
-    }
-    eprintln!("{}", std::fs::read_to_string(dir.path().join("milvus-lite.log")).unwrap());
-}

@@ -25,6 +25,7 @@ pub struct PreprocessSpec {
 }
 
 /// A decoded, upright picture with its original (post-orientation) size.
+#[derive(Debug)]
 pub struct Decoded {
     pub image: DynamicImage,
     pub width: u32,

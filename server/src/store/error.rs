@@ -104,7 +104,7 @@ pub enum StoreError {
     Milvus {
         op: &'static str,
         #[source]
-        source: ::milvus::v2::error::Error,
+        source: Box<::milvus::v2::error::Error>,
     },
 
     /// The server answered with something the store cannot interpret.
@@ -168,7 +168,10 @@ impl StoreError {
                 uri: uri.to_owned(),
                 detail: format!("{op}: {what}"),
             },
-            _ => StoreError::Milvus { op, source: err },
+            _ => StoreError::Milvus {
+                op,
+                source: Box::new(err),
+            },
         }
     }
 
