@@ -56,6 +56,9 @@ pub enum SearchError {
     /// The upload exceeds the size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The photo asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// A backend (Milvus, the model) is not available right now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -69,7 +72,9 @@ impl FromServerFnError for SearchError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => SearchError::BadRequest(m),
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                SearchError::BadRequest(m)
+            }
             ServerFnErrorErr::Request(m) => {
                 SearchError::Unavailable(format!("无法连接服务器 · cannot reach the server: {m}"))
             }
@@ -84,6 +89,7 @@ impl SearchError {
         match self {
             SearchError::BadRequest(_) => 400,
             SearchError::TooLarge(_) => 413,
+            SearchError::NotFound(_) => 404,
             SearchError::Unavailable(_) => 503,
             SearchError::Internal(_) => 500,
         }
@@ -108,7 +114,11 @@ mod service {
     pub trait SearchService: Send + Sync + 'static {
         async fn status(&self) -> Result<ServerStatus, SearchError>;
         async fn search_text(&self, query: &str, k: usize) -> Result<SearchResults, SearchError>;
-        async fn search_image(&self, bytes: Vec<u8>, k: usize) -> Result<SearchResults, SearchError>;
+        async fn search_image(
+            &self,
+            bytes: Vec<u8>,
+            k: usize,
+        ) -> Result<SearchResults, SearchError>;
         /// Largest accepted upload, in bytes.
         fn max_upload_bytes(&self) -> usize;
     }
@@ -202,5 +212,7 @@ pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchEr
             "请选择一张图片 · choose a picture to search with".into(),
         ))
     })?;
-    svc.search_image(image, clamp_k(k)).await.map_err(with_status)
+    svc.search_image(image, clamp_k(k))
+        .await
+        .map_err(with_status)
 }

@@ -13,7 +13,12 @@ use crate::clip::Device;
 pub struct Common {
     /// Milvus to use: a local file path (e.g. ./data/milvus.db) starts an embedded Milvus Lite;
     /// http(s)://host:port connects to a Milvus server (standalone or cluster).
-    #[arg(long, env = "MILVUS_URI", default_value = "./data/milvus.db", global = true)]
+    #[arg(
+        long,
+        env = "MILVUS_URI",
+        default_value = "./data/milvus.db",
+        global = true
+    )]
     pub milvus_uri: String,
 
     /// Token for a Milvus server with authentication ("user:password" or an API key).
@@ -21,7 +26,12 @@ pub struct Common {
     pub milvus_token: Option<String>,
 
     /// Collection name (the reference article's default).
-    #[arg(long, env = "SHIHUA_COLLECTION", default_value = "multimodal_chinese_clip", global = true)]
+    #[arg(
+        long,
+        env = "SHIHUA_COLLECTION",
+        default_value = "multimodal_chinese_clip",
+        global = true
+    )]
     pub collection: String,
 
     /// Model id from models/manifest.toml (default: the manifest's default, ViT-B-16).
@@ -29,7 +39,12 @@ pub struct Common {
     pub model: Option<String>,
 
     /// Folder with manifest.toml, tokenizer.json and <model-id>/{image,text}.onnx.
-    #[arg(long, env = "SHIHUA_MODEL_DIR", default_value = "models", global = true)]
+    #[arg(
+        long,
+        env = "SHIHUA_MODEL_DIR",
+        default_value = "models",
+        global = true
+    )]
     pub model_dir: PathBuf,
 
     /// ONNX Runtime intra-op threads (0 = all cores).

@@ -2,7 +2,14 @@
 //! model encodes the previous batch, insert into Milvus in batches (300 by default, as in the
 //! reference), build the index, load, and summarise. A photo that cannot be read is reported
 //! and skipped; it never aborts the run.
+//!
+//! Re-running is cheap and safe: a photo whose size and mtime match its row is skipped, a
+//! changed photo gets a new row and its old row is deleted after the insert, rows left twice
+//! for one path by an interrupted run are reduced to the newest, and `--prune` deletes rows
+//! whose file is gone. Killing the process at any point and re-running converges on exactly
+//! one row per photo.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -15,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clip::preprocess::{self, PreprocessSpec, DEFAULT_MAX_PIXELS};
 use crate::clip::ClipEncoder;
-use crate::store::{MilvusStore, NewRow};
+use crate::store::{IndexedFile, MilvusStore, NewRow};
 
 /// Extensions indexed by default (case-insensitive).
 pub const DEFAULT_EXTS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
@@ -30,6 +37,8 @@ pub struct IndexOptions {
     pub encode_batch: usize,
     pub recreate: bool,
     pub include_hidden: bool,
+    /// Delete rows under the root whose file no longer exists.
+    pub prune: bool,
     /// Show the progress bar (off in tests and when stderr is not a terminal).
     pub progress: bool,
 }
@@ -43,6 +52,7 @@ impl IndexOptions {
             encode_batch: 16,
             recreate: false,
             include_hidden: false,
+            prune: false,
             progress: true,
         }
     }
@@ -53,6 +63,14 @@ impl IndexOptions {
 pub struct IndexSummary {
     pub found: usize,
     pub indexed: usize,
+    /// Already indexed and unchanged.
+    pub unchanged: usize,
+    /// Changed since the last run: re-encoded, old row replaced.
+    pub replaced: usize,
+    /// Rows deleted because their file is gone (`--prune`).
+    pub pruned: usize,
+    /// Extra rows for one path (left by an interrupted run) that were deleted.
+    pub duplicates_removed: usize,
     pub failed: Vec<(PathBuf, String)>,
     pub rows_in_collection: u64,
     pub wall: Duration,
@@ -72,7 +90,19 @@ impl IndexSummary {
 impl std::fmt::Display for IndexSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "found:    {}", self.found)?;
-        writeln!(f, "indexed:  {}", self.indexed)?;
+        writeln!(
+            f,
+            "indexed:  {} ({} replaced a changed photo)",
+            self.indexed, self.replaced
+        )?;
+        writeln!(f, "unchanged (skipped): {}", self.unchanged)?;
+        if self.pruned > 0 || self.duplicates_removed > 0 {
+            writeln!(
+                f,
+                "rows removed: {} pruned, {} duplicates",
+                self.pruned, self.duplicates_removed
+            )?;
+        }
         writeln!(f, "failed:   {}", self.failed.len())?;
         for (p, why) in &self.failed {
             writeln!(f, "  - {}: {why}", p.display())?;
@@ -94,12 +124,21 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<(PathBuf, 
         .canonicalize()
         .with_context(|| format!("photo folder {} cannot be opened", opts.root.display()))?;
     anyhow::ensure!(root.is_dir(), "{} is not a folder", root.display());
-    let exts: Vec<String> = opts.exts.iter().map(|e| e.trim_start_matches('.').to_ascii_lowercase()).collect();
+    let exts: Vec<String> = opts
+        .exts
+        .iter()
+        .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+        .collect();
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    let walker = walkdir::WalkDir::new(&root).follow_links(true).into_iter().filter_entry(|e| {
-        opts.include_hidden || e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-    });
+    let walker = walkdir::WalkDir::new(&root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| {
+            opts.include_hidden
+                || e.depth() == 0
+                || !e.file_name().to_string_lossy().starts_with('.')
+        });
     for entry in walker {
         match entry {
             Ok(e) if e.file_type().is_file() => {
@@ -114,7 +153,10 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<(PathBuf, 
             }
             Ok(_) => {}
             Err(err) => {
-                let p = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone());
+                let p = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.clone());
                 problems.push((p, err.to_string()));
             }
         }
@@ -130,7 +172,12 @@ struct Prepared {
     extra: Map<String, Value>,
 }
 
-fn prepare(path: &Path, spec: &PreprocessSpec, model: &str, max_path: usize) -> Result<Prepared, String> {
+fn prepare(
+    path: &Path,
+    spec: &PreprocessSpec,
+    model: &str,
+    max_path: usize,
+) -> Result<Prepared, String> {
     let shown = path.to_string_lossy();
     if shown.len() > max_path {
         return Err(format!(
@@ -140,8 +187,8 @@ fn prepare(path: &Path, spec: &PreprocessSpec, model: &str, max_path: usize) -> 
     }
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let (tensor, decoded) =
-        preprocess::preprocess_bytes(&bytes, spec, DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())?;
+    let (tensor, decoded) = preprocess::preprocess_bytes(&bytes, spec, DEFAULT_MAX_PIXELS)
+        .map_err(|e| e.to_string())?;
     let mtime = meta
         .modified()
         .ok()
@@ -154,8 +201,15 @@ fn prepare(path: &Path, spec: &PreprocessSpec, model: &str, max_path: usize) -> 
     extra.insert("width".into(), json!(decoded.width));
     extra.insert("height".into(), json!(decoded.height));
     extra.insert("model".into(), json!(model));
-    Ok(Prepared { path: path.to_path_buf(), tensor, extra })
+    Ok(Prepared {
+        path: path.to_path_buf(),
+        tensor,
+        extra,
+    })
 }
+
+/// One encode batch from the preparer thread: prepared photos, or why a photo failed.
+type PreparedBatch = Vec<Result<Prepared, (PathBuf, String)>>;
 
 enum Item {
     Row(NewRow),
@@ -171,9 +225,20 @@ pub async fn index_folder(
     let start = Instant::now();
     store.ensure_collection(opts.recreate).await?;
     let (files, problems) = walk(&opts)?;
-    let mut summary = IndexSummary { found: files.len(), failed: problems, ..Default::default() };
+    let mut summary = IndexSummary {
+        found: files.len(),
+        failed: problems,
+        ..Default::default()
+    };
+    let plan = plan(&store, &opts, files, &mut summary).await?;
+    let files = plan.todo;
+    let mut replaces = plan.replaces;
 
-    let bar = if opts.progress { ProgressBar::new(files.len() as u64) } else { ProgressBar::hidden() };
+    let bar = if opts.progress {
+        ProgressBar::new(files.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
@@ -201,12 +266,28 @@ pub async fn index_folder(
             }
         }
         if pending.len() >= opts.batch_size {
-            summary.indexed += insert_batch(&store, &mut pending, &bar, batch_start).await?;
+            insert_batch(
+                &store,
+                &mut pending,
+                &mut replaces,
+                &mut summary,
+                &bar,
+                batch_start,
+            )
+            .await?;
             batch_start = Instant::now();
         }
     }
     if !pending.is_empty() {
-        summary.indexed += insert_batch(&store, &mut pending, &bar, batch_start).await?;
+        insert_batch(
+            &store,
+            &mut pending,
+            &mut replaces,
+            &mut summary,
+            &bar,
+            batch_start,
+        )
+        .await?;
     }
     worker.await.context("encoder thread")??;
     bar.finish_and_clear();
@@ -218,18 +299,130 @@ pub async fn index_folder(
     Ok(summary)
 }
 
+/// Insert a batch, then delete the rows it replaces (in that order: a crash in between
+/// leaves a duplicate that the next run removes, never a lost photo).
 async fn insert_batch(
     store: &MilvusStore,
     pending: &mut Vec<NewRow>,
+    replaces: &mut HashMap<String, Vec<i64>>,
+    summary: &mut IndexSummary,
     bar: &ProgressBar,
     batch_start: Instant,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<()> {
     let rows = std::mem::take(pending);
     let n = rows.len();
-    store.insert(rows).await.context("inserting a batch into Milvus")?;
+    let old: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| replaces.remove(&r.filepath))
+        .flatten()
+        .collect();
+    store
+        .insert(rows)
+        .await
+        .context("inserting a batch into Milvus")?;
+    if !old.is_empty() {
+        summary.replaced += old.len();
+        store
+            .delete_ids(&old)
+            .await
+            .context("deleting replaced rows")?;
+    }
+    summary.indexed += n;
     bar.inc(n as u64);
     bar.set_message(format!("batch {:.1}s", batch_start.elapsed().as_secs_f64()));
-    Ok(n)
+    Ok(())
+}
+
+/// What a run has to do, after comparing the folder with the collection.
+struct Plan {
+    todo: Vec<PathBuf>,
+    /// Path → ids of the rows a new row for it replaces.
+    replaces: HashMap<String, Vec<i64>>,
+}
+
+fn mtime_secs(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn plan(
+    store: &MilvusStore,
+    opts: &IndexOptions,
+    files: Vec<PathBuf>,
+    summary: &mut IndexSummary,
+) -> anyhow::Result<Plan> {
+    let rows = store
+        .list_indexed()
+        .await
+        .context("listing what is already indexed")?;
+    let mut by_path: HashMap<String, Vec<IndexedFile>> = HashMap::new();
+    for r in rows {
+        by_path.entry(r.filepath.clone()).or_default().push(r);
+    }
+    // An interrupted run can leave two rows for one path: keep the newest (ids grow).
+    let mut dupes = Vec::new();
+    for rows in by_path.values_mut() {
+        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+        dupes.extend(rows.drain(1..).map(|r| r.id));
+    }
+    if !dupes.is_empty() {
+        store
+            .delete_ids(&dupes)
+            .await
+            .context("deleting duplicate rows")?;
+        summary.duplicates_removed = dupes.len();
+    }
+
+    let mut todo = Vec::new();
+    let mut replaces = HashMap::new();
+    let mut seen = HashSet::new();
+    for path in files {
+        let key = path.to_string_lossy().into_owned();
+        seen.insert(key.clone());
+        let Some(row) = by_path.get(&key).and_then(|v| v.first()) else {
+            todo.push(path);
+            continue;
+        };
+        let meta = std::fs::metadata(&path).ok();
+        let same_stat = meta
+            .as_ref()
+            .is_some_and(|m| row.size == Some(m.len()) && row.mtime == Some(mtime_secs(m)));
+        if same_stat {
+            summary.unchanged += 1;
+            continue;
+        }
+        // Touched but identical content still counts as unchanged.
+        let same_content = row.sha256.as_deref().is_some_and(|h| {
+            std::fs::read(&path).is_ok_and(|b| hex::encode(Sha256::digest(&b)) == h)
+        });
+        if same_content {
+            summary.unchanged += 1;
+        } else {
+            replaces.insert(key, vec![row.id]);
+            todo.push(path);
+        }
+    }
+
+    if opts.prune {
+        let root = opts.root.canonicalize()?;
+        let gone: Vec<i64> = by_path
+            .iter()
+            .filter(|(p, _)| {
+                !seen.contains(*p) && Path::new(p).starts_with(&root) && !Path::new(p).exists()
+            })
+            .flat_map(|(_, rows)| rows.iter().map(|r| r.id))
+            .collect();
+        if !gone.is_empty() {
+            store
+                .delete_ids(&gone)
+                .await
+                .context("pruning rows of deleted photos")?;
+            summary.pruned = gone.len();
+        }
+    }
+    Ok(Plan { todo, replaces })
 }
 
 /// Runs on a blocking thread: a scoped preparer thread decodes batch i+1 (in parallel, on
@@ -243,7 +436,7 @@ fn encode_all(
 ) -> anyhow::Result<()> {
     let spec = encoder.preprocess_spec().clone();
     let model = encoder.spec().id.clone();
-    let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, (PathBuf, String)>>>(2);
+    let (ptx, prx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
     std::thread::scope(|s| {
         s.spawn(move || {
             for chunk in files.chunks(encode_batch) {
@@ -291,7 +484,10 @@ fn encode_all(
                 }
                 Err(e) => {
                     for p in ok {
-                        if tx.blocking_send(Item::Failed(p.path, format!("model: {e}"))).is_err() {
+                        if tx
+                            .blocking_send(Item::Failed(p.path, format!("model: {e}")))
+                            .is_err()
+                        {
                             return Ok(());
                         }
                     }

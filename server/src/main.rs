@@ -11,7 +11,11 @@ use server::service::Shihua;
 use server::{serve, startup};
 
 #[derive(Parser)]
-#[command(name = "shihua", version, about = "诗画: search photos with a line of classical Chinese poetry, or with another photo")]
+#[command(
+    name = "shihua",
+    version,
+    about = "诗画: search photos with a line of classical Chinese poetry, or with another photo"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -42,6 +46,9 @@ enum Command {
         /// Also index hidden folders and files.
         #[arg(long)]
         hidden: bool,
+        /// Delete rows under DIR whose photo file no longer exists.
+        #[arg(long)]
+        prune: bool,
     },
     /// Search from the command line: ranked file paths with scores.
     Search {
@@ -83,7 +90,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = cli.common;
     match cli.command {
         Command::Serve(args) => serve::run(&cfg, &args).await,
-        Command::Index { dir, batch_size, encode_batch, ext, recreate, hidden } => {
+        Command::Index {
+            dir,
+            batch_size,
+            encode_batch,
+            ext,
+            recreate,
+            hidden,
+            prune,
+        } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let opened = startup::open_store(&cfg, encoder.spec()).await?;
             let mut opts = IndexOptions::new(dir);
@@ -92,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.exts = ext;
             opts.recreate = recreate;
             opts.include_hidden = hidden;
+            opts.prune = prune;
             opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
             opened.close().await;
@@ -99,7 +115,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
-        Command::Search { text, image, k, json } => {
+        Command::Search {
+            text,
+            image,
+            k,
+            json,
+        } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let opened = startup::open_store(&cfg, encoder.spec()).await?;
             opened.store.ensure_collection(false).await?;
@@ -108,7 +129,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let k = clamp_k(Some(k));
             let result = match (text, image) {
                 (_, Some(path)) => {
-                    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    let bytes = std::fs::read(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
                     svc.search_image(bytes, k).await
                 }
                 (Some(text), None) => svc.search_text(&text, k).await,
@@ -130,7 +152,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let v = match (text, image) {
                 (Some(t), _) => encoder.embed_texts(&[t.as_str()])?.vectors.remove(0),
                 (None, Some(p)) => {
-                    let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+                    let bytes =
+                        std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
                     let (t, _) = server::clip::preprocess::preprocess_bytes(
                         &bytes,
                         encoder.preprocess_spec(),

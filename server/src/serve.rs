@@ -37,14 +37,25 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         ThumbCache::new(cfg.data_dir.join("thumbs"))
             .with_context(|| format!("creating {}", cfg.data_dir.join("thumbs").display()))?,
     );
-    let app = http::router(AppState { leptos_options, shihua, thumbs });
+    let app = http::router(AppState {
+        leptos_options,
+        shihua,
+        thumbs,
+    });
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .with_context(|| format!("cannot listen on {}; is another server using it?", args.addr))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it?",
+                args.addr
+            )
+        })?;
     tracing::info!("shihua serving on http://{}", args.addr);
     println!("shihua: http://{}", args.addr);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     opened.close().await;
     Ok(())
 }

@@ -25,9 +25,18 @@ pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncod
     let (manifest, spec) = model_spec(cfg)?;
     let files = manifest.files(&spec, &cfg.model_dir)?;
     clip::runtime::init(None)?;
-    let opts = EncoderOptions { intra_threads: cfg.threads, device: cfg.device, warm_up };
-    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts)
-        .with_context(|| format!("loading the {} model from {}", spec.id, cfg.model_dir.display()))?;
+    let opts = EncoderOptions {
+        intra_threads: cfg.threads,
+        device: cfg.device,
+        warm_up,
+    };
+    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts).with_context(|| {
+        format!(
+            "loading the {} model from {}",
+            spec.id,
+            cfg.model_dir.display()
+        )
+    })?;
     Ok(Arc::new(enc))
 }
 
@@ -77,13 +86,20 @@ pub async fn open_store(cfg: &Common, spec: &ModelSpec) -> anyhow::Result<OpenSt
                  MILVUS_URI at a Milvus server (http://host:19530)",
             )?;
         let e = EmbeddedMilvus::start(&db, &lib).await?;
-        tracing::info!("embedded Milvus Lite on {} (data {})", e.uri(), db.display());
+        tracing::info!(
+            "embedded Milvus Lite on {} (data {})",
+            e.uri(),
+            db.display()
+        );
         (e.uri(), Some(e))
     } else {
         (cfg.milvus_uri.clone(), None)
     };
     let store = MilvusStore::connect(store_config(cfg, spec, uri)).await?;
-    Ok(OpenStore { store: Arc::new(store), embedded })
+    Ok(OpenStore {
+        store: Arc::new(store),
+        embedded,
+    })
 }
 
 fn absolute(p: &Path) -> std::io::Result<std::path::PathBuf> {

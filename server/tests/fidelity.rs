@@ -23,7 +23,11 @@ fn fixture_encoder() -> ClipEncoder {
     let spec = manifest.find("fixture").unwrap().clone();
     let files = manifest.files(&spec, &models_dir()).unwrap();
     clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions { intra_threads: 1, device: clip::Device::Cpu, warm_up: true };
+    let opts = EncoderOptions {
+        intra_threads: 1,
+        device: clip::Device::Cpu,
+        warm_up: true,
+    };
     ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap()
 }
 
@@ -35,7 +39,11 @@ fn cosine(a: &[f32], b: &[f64]) -> f64 {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -47,7 +55,12 @@ fn tokenizer_matches_cn_clip_on_the_whole_corpus() {
     let mut mismatches = Vec::new();
     for case in cases {
         let text = case["text"].as_str().unwrap();
-        let want: Vec<i64> = case["ids"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        let want: Vec<i64> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
         let got = tok.encode_padded(&[text]).unwrap();
         if got.ids != want {
             mismatches.push(text.to_string());
@@ -57,7 +70,13 @@ fn tokenizer_matches_cn_clip_on_the_whole_corpus() {
             assert!(!got.truncated[0], "{text:?} reported as truncated");
         }
     }
-    assert!(mismatches.is_empty(), "{} of {} differ: {:?}", mismatches.len(), cases.len(), mismatches);
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} differ: {:?}",
+        mismatches.len(),
+        cases.len(),
+        mismatches
+    );
 }
 
 #[test]
@@ -83,7 +102,11 @@ fn text_embeddings_match_onnxruntime_python() {
         let single = enc.embed_texts(&[texts[i]]).unwrap();
         let c1 = cosine(&batched.vectors[i], &want);
         let c2 = cosine(&single.vectors[0], &want);
-        assert!(c1 >= 0.9999 && c2 >= 0.9999, "{}: cosine {c1} / {c2}", texts[i]);
+        assert!(
+            c1 >= 0.9999 && c2 >= 0.9999,
+            "{}: cosine {c1} / {c2}",
+            texts[i]
+        );
     }
 }
 
@@ -105,5 +128,8 @@ fn image_embedding_matches_onnxruntime_python() {
     let c = cosine(&got[0], &want);
     assert!(c >= 0.9999, "cosine {c}");
     let norm: f32 = got[0].iter().map(|x| x * x).sum::<f32>().sqrt();
-    assert!((norm - 1.0).abs() < 1e-4, "embedding is L2-normalised, norm {norm}");
+    assert!(
+        (norm - 1.0).abs() < 1e-4,
+        "embedding is L2-normalised, norm {norm}"
+    );
 }

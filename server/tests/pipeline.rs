@@ -26,7 +26,11 @@ fn fixture_encoder() -> Arc<ClipEncoder> {
     let spec = manifest.find("fixture").unwrap().clone();
     let files = manifest.files(&spec, &models).unwrap();
     clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions { intra_threads: 2, device: clip::Device::Cpu, warm_up: false };
+    let opts = EncoderOptions {
+        intra_threads: 2,
+        device: clip::Device::Cpu,
+        warm_up: false,
+    };
     Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
 }
 
@@ -54,7 +58,11 @@ fn photo_folder(dir: &Path) -> Vec<PathBuf> {
         good.push(dst);
     }
     std::fs::copy(&names[7], dir.join(".hidden/secret.jpg")).unwrap();
-    std::fs::write(dir.join("broken.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    std::fs::write(
+        dir.join("broken.jpg"),
+        b"\xff\xd8\xff\xe0 this is not really a jpeg",
+    )
+    .unwrap();
     std::fs::write(dir.join("empty.png"), b"").unwrap();
     std::fs::write(dir.join("notes.txt"), "not a photo").unwrap();
     good
@@ -70,8 +78,11 @@ async fn index_search_and_serve_media() {
     let photos = tmp.path().join("photos");
     let good = photo_folder(&photos);
 
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv (run scripts/setup.sh)");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/milvus.db"), &lib).await.unwrap();
+    let lib =
+        embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv (run scripts/setup.sh)");
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/milvus.db"), &lib)
+        .await
+        .unwrap();
     let encoder = fixture_encoder();
     let cfg = StoreConfig {
         uri: milvus.uri(),
@@ -85,8 +96,13 @@ async fn index_search_and_serve_media() {
     let mut opts = IndexOptions::new(&photos);
     opts.progress = false;
     opts.encode_batch = 4;
-    let summary = index_folder(encoder.clone(), store.clone(), opts).await.unwrap();
-    assert_eq!(summary.found, 8, "6 photos + broken.jpg + empty.png; .txt and hidden skipped");
+    let summary = index_folder(encoder.clone(), store.clone(), opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.found, 8,
+        "6 photos + broken.jpg + empty.png; .txt and hidden skipped"
+    );
     assert_eq!(summary.indexed, 6);
     let failed: Vec<String> = summary
         .failed
@@ -94,7 +110,9 @@ async fn index_search_and_serve_media() {
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(failed.len(), 2, "{failed:?}");
-    assert!(failed.contains(&"broken.jpg".to_string()) && failed.contains(&"empty.png".to_string()));
+    assert!(
+        failed.contains(&"broken.jpg".to_string()) && failed.contains(&"empty.png".to_string())
+    );
     assert_eq!(summary.rows_in_collection, 6);
 
     let shihua = Arc::new(Shihua::new(encoder.clone(), store.clone(), 20 << 20));
@@ -106,23 +124,46 @@ async fn index_search_and_serve_media() {
     let res = shihua.search_text("枯藤老树昏鸦", 4).await.unwrap();
     assert_eq!(res.hits.len(), 4);
     for h in &res.hits {
-        assert!(good.iter().any(|g| g.canonicalize().unwrap() == Path::new(&h.filepath)), "{}", h.filepath);
+        assert!(
+            good.iter()
+                .any(|g| g.canonicalize().unwrap() == Path::new(&h.filepath)),
+            "{}",
+            h.filepath
+        );
         h.id.parse::<i64>().expect("ids travel as strings of i64");
     }
     assert!(res.hits.windows(2).all(|w| w[0].score >= w[1].score));
-    assert!(shihua.search_text("   ", 4).await.is_err(), "blank query is refused");
+    assert!(
+        shihua.search_text("   ", 4).await.is_err(),
+        "blank query is refused"
+    );
 
     // Picture search: the photo itself comes first, with cosine ~1.
     let probe = &good[2];
-    let res = shihua.search_image(std::fs::read(probe).unwrap(), 3).await.unwrap();
-    assert_eq!(Path::new(&res.hits[0].filepath), probe.canonicalize().unwrap());
-    assert!(res.hits[0].score > 0.999, "self-similarity {}", res.hits[0].score);
-    let err = shihua.search_image(b"<html>no</html>".to_vec(), 3).await.unwrap_err();
+    let res = shihua
+        .search_image(std::fs::read(probe).unwrap(), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        Path::new(&res.hits[0].filepath),
+        probe.canonicalize().unwrap()
+    );
+    assert!(
+        res.hits[0].score > 0.999,
+        "self-similarity {}",
+        res.hits[0].score
+    );
+    let err = shihua
+        .search_image(b"<html>no</html>".to_vec(), 3)
+        .await
+        .unwrap_err();
     assert_eq!(err.status_code(), 400, "{err}");
 
     // Media through the router, by id only.
     let state = AppState {
-        leptos_options: leptos::prelude::LeptosOptions::builder().output_name("shihua").build(),
+        leptos_options: leptos::prelude::LeptosOptions::builder()
+            .output_name("shihua")
+            .build(),
         shihua: shihua.clone(),
         thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
     };
@@ -130,10 +171,17 @@ async fn index_search_and_serve_media() {
     let id = &res.hits[0].id;
     let get = |uri: String| Request::builder().uri(uri).body(Body::empty()).unwrap();
 
-    let r = app.clone().oneshot(get(format!("/thumb/{id}?w=240"))).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(get(format!("/thumb/{id}?w=240")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[header::CONTENT_TYPE], "image/jpeg");
-    assert!(r.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age"));
+    assert!(r.headers()[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
     let etag = r.headers()[header::ETAG].clone();
     let thumb = image::load_from_memory(&body_bytes(r).await).unwrap();
     assert!(thumb.width() <= 240 && thumb.width() > 0);
@@ -143,13 +191,25 @@ async fn index_search_and_serve_media() {
         .header(header::IF_NONE_MATCH, etag)
         .body(Body::empty())
         .unwrap();
-    assert_eq!(app.clone().oneshot(again).await.unwrap().status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        app.clone().oneshot(again).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
 
-    let r = app.clone().oneshot(get(format!("/image/{id}"))).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(get(format!("/image/{id}")))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body_bytes(r).await, std::fs::read(probe).unwrap());
 
-    for bad in ["/image/1", "/image/..%2F..%2Fetc%2Fpasswd", "/thumb/not-a-number", "/image/%2Fetc%2Fpasswd"] {
+    for bad in [
+        "/image/1",
+        "/image/..%2F..%2Fetc%2Fpasswd",
+        "/thumb/not-a-number",
+        "/image/%2Fetc%2Fpasswd",
+    ] {
         let r = app.clone().oneshot(get(bad.to_string())).await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
     }
@@ -162,10 +222,117 @@ async fn index_search_and_serve_media() {
     assert_eq!(r.status(), StatusCode::OK);
     let html = String::from_utf8(body_bytes(r).await).unwrap();
     assert!(html.contains("data-testid=\"poem-form\""), "{html}");
-    let r = app.clone().oneshot(get("/?q=%E5%A4%95%E9%98%B3%E8%A5%BF%E4%B8%8B".into())).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(get("/?q=%E5%A4%95%E9%98%B3%E8%A5%BF%E4%B8%8B".into()))
+        .await
+        .unwrap();
     let html = String::from_utf8(body_bytes(r).await).unwrap();
-    assert!(html.contains("data-testid=\"result-card\""), "results are in the server-rendered HTML");
+    assert!(
+        html.contains("data-testid=\"result-card\""),
+        "results are in the server-rendered HTML"
+    );
     assert!(html.contains("data-testid=\"fixture-banner\""));
+
+    // The JSON API: same service, JSON results with string ids, 4xx for bad input.
+    let r = app
+        .clone()
+        .oneshot(get("/api/v1/search?q=%E5%A4%95%E9%98%B3&k=3".into()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(
+        results[0]["id"].is_string()
+            && results[0]["thumb"].as_str().unwrap().starts_with("/thumb/")
+    );
+    for (uri, code) in [
+        (
+            "/api/v1/search?q=%E5%A4%95%E9%98%B3&k=ten",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/search?q=%20%20", StatusCode::BAD_REQUEST),
+        ("/api/v1/search", StatusCode::BAD_REQUEST),
+        ("/api/v1/similar/1", StatusCode::NOT_FOUND),
+        ("/api/v1/similar/abc", StatusCode::NOT_FOUND),
+    ] {
+        let r = app.clone().oneshot(get(uri.into())).await.unwrap();
+        assert_eq!(r.status(), code, "{uri}");
+        let v: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{uri}: {v}"
+        );
+    }
+    let r = app
+        .clone()
+        .oneshot(get(format!("/api/v1/similar/{id}?k=2")))
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+    assert_eq!(
+        v["results"][0]["id"].as_str(),
+        Some(id.as_str()),
+        "a photo is most like itself"
+    );
+
+    let multipart = |name: &str, bytes: &[u8]| {
+        let mut body = Vec::new();
+        body.extend_from_slice(b"--XBOUNDARY\r\nContent-Disposition: form-data; name=\"");
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(b"\"; filename=\"q.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n");
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n--XBOUNDARY--\r\n");
+        Request::builder()
+            .method("POST")
+            .uri("/api/v1/search/image")
+            .header(
+                header::CONTENT_TYPE,
+                "multipart/form-data; boundary=XBOUNDARY",
+            )
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = app
+        .clone()
+        .oneshot(multipart("image", &std::fs::read(probe).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+    assert_eq!(v["results"][0]["id"].as_str(), Some(id.as_str()));
+    for (field, bytes, code) in [
+        ("image", &b"just some text"[..], StatusCode::BAD_REQUEST),
+        ("image", &b""[..], StatusCode::BAD_REQUEST),
+        ("photo", &b"wrong field name"[..], StatusCode::BAD_REQUEST),
+    ] {
+        let r = app.clone().oneshot(multipart(field, bytes)).await.unwrap();
+        assert_eq!(
+            r.status(),
+            code,
+            "{field} {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // An upload over the limit is refused with 413, and the server keeps answering.
+    let small = router(AppState {
+        leptos_options: leptos::prelude::LeptosOptions::builder()
+            .output_name("shihua")
+            .build(),
+        shihua: Arc::new(Shihua::new(encoder.clone(), store.clone(), 4096)),
+        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
+    });
+    let big = vec![0u8; 64 * 1024];
+    let r = small
+        .clone()
+        .oneshot(multipart("image", &big))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = small.clone().oneshot(get("/healthz".into())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 
     milvus.stop().await.unwrap();
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 use server::store::{
-    find_lite_lib_dir, EmbeddedMilvus, IndexKind, MilvusStore, NewRow, StoreConfig, StoreError,
+    find_lite_lib_dir, EmbeddedMilvus, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig,
+    StoreError,
 };
 
 const DIM: usize = 512;
@@ -80,7 +81,9 @@ async fn full_workflow_insert_index_search_get() {
     assert!(lite.pid() > 0);
     assert_eq!(lite.uri(), format!("http://127.0.0.1:{}", lite.port()));
 
-    let store = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
+    let store = MilvusStore::connect(config(lite.uri(), "fixture"))
+        .await
+        .unwrap();
     store.ping().await.unwrap();
     assert!(!store.has_collection().await.unwrap());
     store.ensure_collection(false).await.unwrap();
@@ -130,7 +133,11 @@ async fn full_workflow_insert_index_search_get() {
         assert_eq!(hits.len(), 10);
         assert_eq!(hits[0].id, ids[probe]);
         assert_eq!(hits[0].filepath, input[probe].filepath);
-        assert!((hits[0].score - 1.0).abs() < 1e-4, "score {}", hits[0].score);
+        assert!(
+            (hits[0].score - 1.0).abs() < 1e-4,
+            "score {}",
+            hits[0].score
+        );
         for w in hits.windows(2) {
             assert!(w[0].score >= w[1].score, "sorted best first");
         }
@@ -169,7 +176,9 @@ async fn full_workflow_insert_index_search_get() {
 async fn path_too_long_is_rejected_not_truncated() {
     let dir = tempfile::tempdir().unwrap();
     let lite = start(&dir).await;
-    let store = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
+    let store = MilvusStore::connect(config(lite.uri(), "fixture"))
+        .await
+        .unwrap();
     store.ensure_collection(false).await.unwrap();
 
     let mut batch = rows(3, 7);
@@ -214,13 +223,17 @@ async fn path_too_long_is_rejected_not_truncated() {
 async fn model_mismatch_on_reopen_and_recreate_drops() {
     let dir = tempfile::tempdir().unwrap();
     let lite = start(&dir).await;
-    let a = MilvusStore::connect(config(lite.uri(), "ViT-B-16")).await.unwrap();
+    let a = MilvusStore::connect(config(lite.uri(), "ViT-B-16"))
+        .await
+        .unwrap();
     a.ensure_collection(false).await.unwrap();
     a.insert(rows(20, 1)).await.unwrap();
     a.flush().await.unwrap();
     assert_eq!(a.count().await.unwrap(), 20);
 
-    let b = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
+    let b = MilvusStore::connect(config(lite.uri(), "fixture"))
+        .await
+        .unwrap();
     let err = b.ensure_collection(false).await.unwrap_err();
     match &err {
         StoreError::ModelMismatch {
@@ -234,7 +247,10 @@ async fn model_mismatch_on_reopen_and_recreate_drops() {
         other => panic!("expected ModelMismatch, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("--recreate") && msg.contains("--model ViT-B-16"), "{msg}");
+    assert!(
+        msg.contains("--recreate") && msg.contains("--model ViT-B-16"),
+        "{msg}"
+    );
 
     // Same model, other dimension.
     let mut cfg = config(lite.uri(), "ViT-B-16");
@@ -278,7 +294,9 @@ async fn data_persists_across_restart() {
     let input = rows(50, 99);
     let ids = {
         let lite = EmbeddedMilvus::start(&db, &lib_dir()).await.unwrap();
-        let store = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
+        let store = MilvusStore::connect(config(lite.uri(), "fixture"))
+            .await
+            .unwrap();
         store.ensure_collection(false).await.unwrap();
         let ids = store.insert(input.clone()).await.unwrap();
         store.flush().await.unwrap();
@@ -292,7 +310,9 @@ async fn data_persists_across_restart() {
 
     // A new server (new port) on the same file.
     let lite = EmbeddedMilvus::start(&db, &lib_dir()).await.unwrap();
-    let store = MilvusStore::connect(config(lite.uri(), "fixture")).await.unwrap();
+    let store = MilvusStore::connect(config(lite.uri(), "fixture"))
+        .await
+        .unwrap();
     store.ensure_collection(false).await.unwrap();
     store.load().await.unwrap();
     assert_eq!(store.count().await.unwrap(), 50);
@@ -300,9 +320,19 @@ async fn data_persists_across_restart() {
     assert_eq!(hits[0].id, ids[3]);
     assert_eq!(hits[0].filepath, input[3].filepath);
     let info = store.describe().await.unwrap();
-    assert_eq!(info.index.map(|i| i.index_type).as_deref(), Some("IVF_FLAT"));
+    assert_eq!(
+        info.index.map(|i| i.index_type).as_deref(),
+        Some("IVF_FLAT")
+    );
     // The index is kept; build_index_and_load only verifies it.
     store.build_index_and_load().await.unwrap();
+    // A different configured index is reported, not silently used.
+    let mut cfg = config(lite.uri(), "fixture");
+    cfg.index = IndexKind::IvfFlat { nlist: 128 };
+    let other = MilvusStore::connect(cfg).await.unwrap();
+    let err = other.build_index_and_load().await.unwrap_err();
+    assert!(matches!(err, StoreError::IndexMismatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("nlist: 512"), "{err}");
     lite.stop().await.unwrap();
 }
 
@@ -352,7 +382,143 @@ async fn one_server_per_db_file_and_clear_errors() {
     store.ensure_collection(false).await.unwrap();
     store.insert(rows(10, 5)).await.unwrap();
     let err = store.build_index_and_load().await.unwrap_err();
-    assert!(matches!(err, StoreError::IndexUnsupported { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::IndexUnsupported { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("IVF_FLAT"), "{err}");
     lite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_indexed_reads_past_query_caps_and_delete_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let lite = start(&dir).await;
+    // 9,000 rows: more than one 8,192-row page, so id ranges must be split. Small vectors
+    // keep the test fast; the store takes the dimension from its config.
+    let mut cfg = config(lite.uri(), "fixture");
+    cfg.dim = 8;
+    let store = MilvusStore::connect(cfg).await.unwrap();
+    store.ensure_collection(false).await.unwrap();
+    let n = 9000usize;
+    let batch: Vec<NewRow> = (0..n)
+        .map(|i| {
+            let mut extra = Map::new();
+            extra.insert("size".into(), json!(1000 + i));
+            extra.insert("mtime".into(), json!(1_700_000_000u64 + i as u64));
+            extra.insert("sha256".into(), json!(format!("{i:064x}")));
+            let mut vector = vec![0.0f32; 8];
+            vector[i % 8] = 1.0;
+            NewRow {
+                vector,
+                filepath: format!("/photos/{i}.jpg"),
+                extra,
+            }
+        })
+        .collect();
+    let ids = store.insert(batch).await.unwrap();
+    store.flush().await.unwrap();
+    store.build_index_and_load().await.unwrap();
+    assert_eq!(store.count().await.unwrap(), n as u64);
+
+    let listed = store.list_indexed().await.unwrap();
+    assert_eq!(listed.len(), n);
+    let mut sorted_ids = ids.clone();
+    sorted_ids.sort_unstable();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), sorted_ids);
+    let pos = ids.iter().position(|&id| id == listed[0].id).unwrap();
+    assert_eq!(
+        listed[0],
+        IndexedFile {
+            id: ids[pos],
+            filepath: format!("/photos/{pos}.jpg"),
+            size: Some(1000 + pos as u64),
+            mtime: Some(1_700_000_000 + pos as u64),
+            sha256: Some(format!("{pos:064x}")),
+        }
+    );
+
+    let doomed: Vec<i64> = ids[..1500].to_vec();
+    store.delete_ids(&doomed).await.unwrap();
+    store.delete_ids(&[]).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), (n - 1500) as u64);
+    assert!(store.get(ids[0]).await.unwrap().is_none());
+    assert!(store.get(ids[1500]).await.unwrap().is_some());
+    assert_eq!(store.list_indexed().await.unwrap().len(), n - 1500);
+    lite.stop().await.unwrap();
+}
+
+/// True while `pid` exists and is not a zombie.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // Field 3 (after "pid (comm)") is the state.
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            !matches!(state.and_then(|s| s.chars().next()), Some('Z') | Some('X'))
+        }
+        Err(_) => false,
+    }
+}
+
+const HELPER_ENV: &str = "SHIHUA_TEST_PARENT_HELPER_DIR";
+
+/// Not a test on its own: run by `child_dies_when_parent_is_killed` as a separate process
+/// that starts Milvus Lite, writes the child's pid, and waits to be SIGKILLed.
+#[test]
+fn helper_parent_process() {
+    let Some(dir) = std::env::var_os(HELPER_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let lite = EmbeddedMilvus::start(&dir.join("milvus.db"), &lib_dir())
+            .await
+            .unwrap();
+        std::fs::write(dir.join("pid.tmp"), lite.pid().to_string()).unwrap();
+        std::fs::rename(dir.join("pid.tmp"), dir.join("pid")).unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+        drop(lite);
+    });
+}
+
+#[test]
+fn child_dies_when_parent_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_parent_process", "--test-threads=1"])
+        .env(HELPER_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = dir.path().join("pid");
+    let started = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "helper never started Milvus Lite"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_alive(pid));
+    parent.kill().unwrap(); // SIGKILL: no destructors run in the parent.
+    parent.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while process_alive(pid) {
+        assert!(
+            killed.elapsed().as_secs() < 15,
+            "Milvus Lite {pid} outlived its SIGKILLed parent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -120,4 +120,3 @@ pub fn HomePage() -> impl IntoView {
         </section>
     }
 }
-

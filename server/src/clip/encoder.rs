@@ -34,7 +34,11 @@ pub struct EncoderOptions {
 
 impl Default for EncoderOptions {
     fn default() -> Self {
-        Self { intra_threads: 0, device: Device::Auto, warm_up: true }
+        Self {
+            intra_threads: 0,
+            device: Device::Auto,
+            warm_up: true,
+        }
     }
 }
 
@@ -66,7 +70,9 @@ fn open_session(path: &std::path::Path, opts: &EncoderOptions) -> Result<Session
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(bad)?;
     if opts.intra_threads > 0 {
-        builder = builder.with_intra_threads(opts.intra_threads).map_err(bad)?;
+        builder = builder
+            .with_intra_threads(opts.intra_threads)
+            .map_err(bad)?;
     }
     builder = match opts.device {
         Device::Cpu => builder,
@@ -77,10 +83,12 @@ fn open_session(path: &std::path::Path, opts: &EncoderOptions) -> Result<Session
             .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
             .map_err(bad)?,
     };
-    builder.commit_from_file(path).map_err(|e| ClipError::BadModel {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    builder
+        .commit_from_file(path)
+        .map_err(|e| ClipError::BadModel {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
 }
 
 impl ClipEncoder {
@@ -148,7 +156,10 @@ impl ClipEncoder {
     /// Embed texts (batched, padding trimmed).
     pub fn embed_texts(&self, texts: &[&str]) -> Result<TextEmbeddings, ClipError> {
         if texts.is_empty() {
-            return Ok(TextEmbeddings { vectors: Vec::new(), truncated: Vec::new() });
+            return Ok(TextEmbeddings {
+                vectors: Vec::new(),
+                truncated: Vec::new(),
+            });
         }
         let batch = self.tokenizer.encode(texts)?;
         let input =
@@ -156,7 +167,10 @@ impl ClipEncoder {
         let mut session = self.text.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session.run(ort::inputs![input]).map_err(ort_err)?;
         let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(ort_err)?;
-        Ok(TextEmbeddings { vectors: self.split_rows(data, texts.len())?, truncated: batch.truncated })
+        Ok(TextEmbeddings {
+            vectors: self.split_rows(data, texts.len())?,
+            truncated: batch.truncated,
+        })
     }
 
     pub fn tokenizer(&self) -> &TextTokenizer {
@@ -166,7 +180,10 @@ impl ClipEncoder {
     fn split_rows(&self, data: &[f32], n: usize) -> Result<Vec<Vec<f32>>, ClipError> {
         let dim = self.spec.embed_dim;
         if data.len() != n * dim {
-            return Err(ClipError::DimMismatch { expected: dim, got: data.len() / n.max(1) });
+            return Err(ClipError::DimMismatch {
+                expected: dim,
+                got: data.len() / n.max(1),
+            });
         }
         Ok(data
             .chunks_exact(dim)

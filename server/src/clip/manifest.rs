@@ -52,7 +52,10 @@ pub struct ModelFiles {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Self, ClipError> {
-        let err = |reason: String| ClipError::Manifest { path: path.to_path_buf(), reason };
+        let err = |reason: String| ClipError::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let m: Manifest = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         if m.models.is_empty() {
@@ -63,14 +66,20 @@ impl Manifest {
 
     /// The model marked `default = true` (ViT-B-16).
     pub fn default_model(&self) -> &ModelSpec {
-        self.models.iter().find(|m| m.default).unwrap_or(&self.models[0])
+        self.models
+            .iter()
+            .find(|m| m.default)
+            .unwrap_or(&self.models[0])
     }
 
     pub fn find(&self, id: &str) -> Result<&ModelSpec, ClipError> {
-        self.models.iter().find(|m| m.id.eq_ignore_ascii_case(id)).ok_or_else(|| {
-            let known: Vec<&str> = self.models.iter().map(|m| m.id.as_str()).collect();
-            ClipError::UnknownModel(id.to_string(), known.join(", "))
-        })
+        self.models
+            .iter()
+            .find(|m| m.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.models.iter().map(|m| m.id.as_str()).collect();
+                ClipError::UnknownModel(id.to_string(), known.join(", "))
+            })
     }
 
     /// Where `model`'s files are under `model_dir`, checked to exist. The error explains, in
@@ -121,7 +130,14 @@ mod tests {
     fn lists_the_five_reference_models_and_the_fixture() {
         let m = manifest();
         let ids: Vec<&str> = m.models.iter().map(|m| m.id.as_str()).collect();
-        for id in ["ViT-B-16", "ViT-L-14", "ViT-L-14-336", "ViT-H-14", "RN50", "fixture"] {
+        for id in [
+            "ViT-B-16",
+            "ViT-L-14",
+            "ViT-L-14-336",
+            "ViT-H-14",
+            "RN50",
+            "fixture",
+        ] {
             assert!(ids.contains(&id), "{id} missing from manifest");
         }
         assert_eq!(m.default_model().id, "ViT-B-16");
@@ -140,7 +156,10 @@ mod tests {
     fn missing_files_explain_how_to_supply_them() {
         let m = manifest();
         let dir = tempfile::tempdir().unwrap();
-        let err = m.files(m.default_model(), dir.path()).unwrap_err().to_string();
+        let err = m
+            .files(m.default_model(), dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("make run MODEL=fixture"), "{err}");
         assert!(err.contains("image.onnx"), "{err}");
     }

@@ -7,7 +7,9 @@
 
 use std::io::Cursor;
 
-use fast_image_resize::{images::Image as FirImage, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{
+    images::Image as FirImage, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+};
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 use super::ClipError;
@@ -68,7 +70,11 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
     })?;
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
-    Ok(Decoded { image, width, height })
+    Ok(Decoded {
+        image,
+        width,
+        height,
+    })
 }
 
 /// Squash-resize to `spec.size`² and normalise into a CHW tensor (3 × size × size floats).
@@ -112,6 +118,8 @@ mod tests {
     use super::*;
     use image::{ImageFormat, Rgb, RgbImage};
 
+    // cn_clip's constants, digit for digit.
+    #[allow(clippy::excessive_precision)]
     fn spec() -> PreprocessSpec {
         PreprocessSpec {
             size: 224,
@@ -141,14 +149,21 @@ mod tests {
         ];
         for c in 0..3 {
             for v in &t[c * plane..(c + 1) * plane] {
-                assert!((v - expect[c]).abs() < 1e-5, "channel {c}: {v} vs {}", expect[c]);
+                assert!(
+                    (v - expect[c]).abs() < 1e-5,
+                    "channel {c}: {v} vs {}",
+                    expect[c]
+                );
             }
         }
     }
 
     #[test]
     fn empty_and_garbage_are_clear_errors() {
-        assert!(matches!(decode(b"", DEFAULT_MAX_PIXELS), Err(ClipError::Decode(_))));
+        assert!(matches!(
+            decode(b"", DEFAULT_MAX_PIXELS),
+            Err(ClipError::Decode(_))
+        ));
         let err = decode(b"<html>not a jpeg</html>", DEFAULT_MAX_PIXELS).unwrap_err();
         assert!(err.to_string().contains("not a JPEG"), "{err}");
     }
@@ -157,7 +172,10 @@ mod tests {
     fn truncated_png_is_a_decode_error() {
         let bytes = png(&RgbImage::from_pixel(64, 64, Rgb([1, 2, 3])));
         let cut = &bytes[..bytes.len() / 2];
-        assert!(matches!(decode(cut, DEFAULT_MAX_PIXELS), Err(ClipError::Decode(_))));
+        assert!(matches!(
+            decode(cut, DEFAULT_MAX_PIXELS),
+            Err(ClipError::Decode(_))
+        ));
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub fn find_dylib(start: &Path) -> Option<PathBuf> {
     }
     for dir in start.ancestors() {
         let lib = dir.join(".venv").join("lib");
-        let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+        let Ok(entries) = std::fs::read_dir(&lib) else {
+            continue;
+        };
         for e in entries.flatten() {
             let capi = e.path().join("site-packages/onnxruntime/capi");
             if let Ok(files) = std::fs::read_dir(&capi) {
@@ -44,7 +46,9 @@ pub fn environment() -> Result<&'static ort::environment::Environment, ClipError
     match ENV.get() {
         Some(Ok(env)) => Ok(env),
         Some(Err(e)) => Err(ClipError::RuntimeMissing(e.clone())),
-        None => Err(ClipError::RuntimeMissing("ONNX Runtime was not initialised".into())),
+        None => Err(ClipError::RuntimeMissing(
+            "ONNX Runtime was not initialised".into(),
+        )),
     }
 }
 
@@ -64,5 +68,8 @@ pub fn init(dylib: Option<PathBuf>) -> Result<(), ClipError> {
             .build()
             .map_err(|e| format!("{}: {e}", path.display()))
     });
-    result.as_ref().map(|_| ()).map_err(|e| ClipError::RuntimeMissing(e.clone()))
+    result
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| ClipError::RuntimeMissing(e.clone()))
 }

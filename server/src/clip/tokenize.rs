@@ -28,15 +28,21 @@ impl TextTokenizer {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        Ok(Self { inner, context_length })
+        Ok(Self {
+            inner,
+            context_length,
+        })
     }
 
     /// Ids padded to the context length, exactly as cn_clip's `tokenize` makes them.
     pub fn encode_padded(&self, texts: &[&str]) -> Result<TokenBatch, ClipError> {
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| ClipError::Tokenizer { path: "tokenizer.json".into(), reason: e.to_string() })?;
+        let encodings =
+            self.inner
+                .encode_batch(texts.to_vec(), true)
+                .map_err(|e| ClipError::Tokenizer {
+                    path: "tokenizer.json".into(),
+                    reason: e.to_string(),
+                })?;
         let n = self.context_length;
         let mut ids = vec![0i64; texts.len() * n];
         let mut truncated = Vec::with_capacity(texts.len());
@@ -46,7 +52,12 @@ impl TextTokenizer {
             }
             truncated.push(!enc.get_overflowing().is_empty() || enc.get_ids().len() > n);
         }
-        Ok(TokenBatch { ids, batch: texts.len(), seq_len: n, truncated })
+        Ok(TokenBatch {
+            ids,
+            batch: texts.len(),
+            seq_len: n,
+            truncated,
+        })
     }
 
     /// Ids trimmed to the longest non-padding sequence in the batch.
@@ -73,7 +84,12 @@ pub fn trim_padding(b: TokenBatch) -> TokenBatch {
     for r in 0..b.batch {
         ids.extend_from_slice(&b.ids[r * b.seq_len..r * b.seq_len + longest]);
     }
-    TokenBatch { ids, batch: b.batch, seq_len: longest, truncated: b.truncated }
+    TokenBatch {
+        ids,
+        batch: b.batch,
+        seq_len: longest,
+        truncated: b.truncated,
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,11 @@ fn not_found(msg: &str) -> Response {
 /// Round a requested width up to a cached size.
 pub fn thumb_width(w: Option<u32>) -> u32 {
     let w = w.unwrap_or(THUMB_WIDTHS[2]);
-    THUMB_WIDTHS.iter().copied().find(|&s| s >= w).unwrap_or(THUMB_WIDTHS[THUMB_WIDTHS.len() - 1])
+    THUMB_WIDTHS
+        .iter()
+        .copied()
+        .find(|&s| s >= w)
+        .unwrap_or(THUMB_WIDTHS[THUMB_WIDTHS.len() - 1])
 }
 
 async fn lookup(state: &AppState, id: &str) -> Result<(i64, PathBuf), Response> {
@@ -86,7 +90,10 @@ fn respond(bytes: Vec<u8>, content_type: &str, etag: String, headers: &HeaderMap
         r
     };
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
@@ -154,13 +161,17 @@ fn make_thumb(src: &Path, dst: &Path, w: u32) -> anyhow::Result<(Vec<u8>, std::f
     let bytes = std::fs::read(src)?;
     let decoded = decode(&bytes, DEFAULT_MAX_PIXELS)?;
     let img = if decoded.width > w {
-        let h = ((u64::from(decoded.height) * u64::from(w)) / u64::from(decoded.width)).max(1) as u32;
-        decoded.image.resize_exact(w, h, image::imageops::FilterType::Triangle)
+        let h =
+            ((u64::from(decoded.height) * u64::from(w)) / u64::from(decoded.width)).max(1) as u32;
+        decoded
+            .image
+            .resize_exact(w, h, image::imageops::FilterType::Triangle)
     } else {
         decoded.image
     };
     let mut out = Cursor::new(Vec::new());
-    img.to_rgb8().write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY))?;
+    img.to_rgb8()
+        .write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY))?;
     let out = out.into_inner();
     let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &out)?;

@@ -1,6 +1,7 @@
 //! The HTTP side: router assembly (`routes.rs`), photo and thumbnail serving by id
-//! (`media.rs`) and the health check (`health.rs`).
+//! (`media.rs`), the JSON API (`api.rs`) and the health check (`health.rs`).
 
+pub mod api;
 pub mod health;
 pub mod media;
 pub mod routes;

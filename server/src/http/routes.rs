@@ -38,15 +38,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(super::health::healthz))
         .route("/thumb/{id}", get(super::media::thumb))
         .route("/image/{id}", get(super::media::image))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(search.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .merge(super::api::routes())
+        .leptos_routes_with_context(&state, routes, move || provide_context(search.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -38,13 +38,19 @@ pub struct EmbeddedMilvus {
 
 impl EmbeddedMilvus {
     /// Starts Milvus Lite on `db_path` (created if missing) with the binary from `lib_dir`
-    /// (the `milvus_lite/lib` folder), and waits until it serves gRPC.
+    /// (the `milvus_lite/lib` folder), and waits until it serves gRPC (30 s at most).
+    ///
+    /// The child gets SIGTERM when the *thread* that spawned it ends (Linux
+    /// `PR_SET_PDEATHSIG`), which covers shihua being SIGKILLed. Call this from the main
+    /// runtime (a long-lived worker thread), not from `spawn_blocking` or a short-lived thread.
     pub async fn start(db_path: &Path, lib_dir: &Path) -> Result<Self, StoreError> {
         let binary = lib_dir.join("milvus");
         if !binary.is_file() {
             return Err(StoreError::LiteBinaryMissing { path: binary });
         }
-        let lib_dir = absolute(lib_dir)?;
+        let lib_dir = lib_dir
+            .canonicalize()
+            .map_err(|e| StoreError::io(format!("resolving {}", lib_dir.display()), e))?;
         let binary = lib_dir.join("milvus");
         let db_path = absolute(db_path)?;
         let name = db_path
@@ -156,7 +162,10 @@ impl EmbeddedMilvus {
                 .map_err(|e| StoreError::io("waiting for Milvus Lite", e))?
                 .is_some()
             {
-                tracing::info!(ms = started.elapsed().as_millis() as u64, "Milvus Lite stopped");
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "Milvus Lite stopped"
+                );
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -266,7 +275,10 @@ fn lock_db(dir: &Path, name: &str, db_path: &Path) -> Result<File, StoreError> {
             Some(libc::EAGAIN) | Some(libc::EACCES) => Err(StoreError::LiteDbLocked {
                 db: db_path.to_path_buf(),
             }),
-            _ => Err(StoreError::io(format!("locking {}", lock_path.display()), err)),
+            _ => Err(StoreError::io(
+                format!("locking {}", lock_path.display()),
+                err,
+            )),
         };
     }
     Ok(file)
@@ -308,7 +320,8 @@ fn spawn(
         ld_path.push(":");
         ld_path.push(old);
     }
-    let log_level = std::env::var("SHIHUA_MILVUS_LITE_LOG_LEVEL").unwrap_or_else(|_| "ERROR".into());
+    let log_level =
+        std::env::var("SHIHUA_MILVUS_LITE_LOG_LEVEL").unwrap_or_else(|_| "ERROR".into());
     let parent_pid = std::process::id() as libc::pid_t;
     let mut cmd = Command::new(binary);
     cmd.arg(db_path)
@@ -323,7 +336,14 @@ fn spawn(
     unsafe {
         cmd.pre_exec(move || {
             // Die with the thread that spawned us, even if shihua is SIGKILLed.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::getppid() != parent_pid {

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use ::milvus::v2::prelude::{
     ClientV2, CollectionSchema, ConnectConfig, ConsistencyLevel, CreateCollectionRequest,
-    CreateIndexRequest, DataType, DescribeCollectionRequest, DescribeIndexRequest,
+    CreateIndexRequest, DataType, DeleteRequest, DescribeCollectionRequest, DescribeIndexRequest,
     DropCollectionRequest, FieldData, FieldSchema, FlushRequest, GetLoadStateRequest,
     HasCollectionRequest, Ids, IndexDesc, IndexParam, IndexStateCode, IndexType, InsertRequest,
-    LoadCollectionRequest, LoadState, MetricType, QueryRequest,
-    RetryConfig, SearchRequest, SearchVectors, TelemetryConfig,
+    LoadCollectionRequest, LoadState, MetricType, QueryRequest, RetryConfig, SearchRequest,
+    SearchVectors, TelemetryConfig,
 };
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -35,6 +35,11 @@ const META_FIELD: &str = "$meta";
 const DESCRIPTION_PREFIX: &str = "shihua";
 /// Rows per insert RPC (512-d float rows are ~2 KiB; keeps messages far below gRPC limits).
 const INSERT_CHUNK: usize = 1000;
+/// Most rows fetched by one query (Milvus caps offset + limit at 16,384; Milvus Lite silently
+/// cuts plain queries there).
+const QUERY_PAGE: u64 = 8192;
+/// Ids per delete expression.
+const DELETE_CHUNK: usize = 1000;
 /// How long `connect` keeps trying.
 const CONNECT_BUDGET: Duration = Duration::from_secs(10);
 /// Deadline of one RPC attempt.
@@ -166,6 +171,19 @@ pub struct StoredRow {
     pub extra: Map<String, Value>,
 }
 
+/// What `list_indexed` returns per row: enough for the indexer to skip unchanged files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexedFile {
+    pub id: i64,
+    pub filepath: String,
+    /// Dynamic field `size` (bytes), if stored.
+    pub size: Option<u64>,
+    /// Dynamic field `mtime` (seconds since the epoch), if stored.
+    pub mtime: Option<u64>,
+    /// Dynamic field `sha256` (hex), if stored.
+    pub sha256: Option<String>,
+}
+
 /// The vector index as the server reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IndexInfo {
@@ -209,7 +227,9 @@ pub struct MilvusStore {
 
 impl std::fmt::Debug for MilvusStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MilvusStore").field("cfg", &self.cfg).finish()
+        f.debug_struct("MilvusStore")
+            .field("cfg", &self.cfg)
+            .finish()
     }
 }
 
@@ -324,7 +344,9 @@ impl MilvusStore {
 
     /// Parses `shihua model=<id> dim=<n>`; `None` if the collection was not made by shihua.
     pub fn parse_description(desc: &str) -> Option<(String, usize)> {
-        let rest = desc.strip_prefix(DESCRIPTION_PREFIX)?.strip_prefix(" model=")?;
+        let rest = desc
+            .strip_prefix(DESCRIPTION_PREFIX)?
+            .strip_prefix(" model=")?;
         let (model, dim) = rest.rsplit_once(" dim=")?;
         let dim = dim.trim().parse().ok()?;
         Some((model.to_owned(), dim))
@@ -340,8 +362,7 @@ impl MilvusStore {
         if self.has_collection().await? {
             return self.verify_existing().await;
         }
-        if self.cfg.model_id.trim().is_empty() || self.cfg.model_id.contains(char::is_whitespace)
-        {
+        if self.cfg.model_id.trim().is_empty() || self.cfg.model_id.contains(char::is_whitespace) {
             return Err(StoreError::InvalidRow(format!(
                 "model id '{}' must be non-empty and contain no spaces",
                 self.cfg.model_id
@@ -427,7 +448,9 @@ impl MilvusStore {
             desc.get_description()
         };
         let fields = desc.get_schema().get_fields();
-        let vector = fields.iter().find(|f| f.get_name() == self.cfg.vector_field);
+        let vector = fields
+            .iter()
+            .find(|f| f.get_name() == self.cfg.vector_field);
         let Some(vector) = vector.filter(|f| f.get_data_type() == DataType::FloatVector) else {
             return Err(StoreError::SchemaMismatch {
                 collection,
@@ -748,11 +771,15 @@ impl MilvusStore {
 
     /// Number of rows (`count(*)`, strong consistency).
     pub async fn count(&self) -> Result<u64, StoreError> {
+        self.count_where("").await
+    }
+
+    async fn count_where(&self, filter: &str) -> Result<u64, StoreError> {
         let req = self.req(
             "count",
             QueryRequest::builder()
                 .collection_name(&self.cfg.collection)
-                .filter("")
+                .filter(filter)
                 .output_fields(["count(*)"])
                 .consistency_level(ConsistencyLevel::Strong)
                 .build(),
@@ -764,7 +791,10 @@ impl MilvusStore {
             .and_then(|f| f.as_int64().and_then(|v| v.first().copied()))
             .ok_or_else(|| StoreError::Malformed {
                 op: "count",
-                detail: format!("no count(*) column in {:?}", results.get_output_field_names()),
+                detail: format!(
+                    "no count(*) column in {:?}",
+                    results.get_output_field_names()
+                ),
             })?;
         Ok(n.max(0) as u64)
     }
@@ -915,6 +945,101 @@ impl MilvusStore {
                 detail: format!("no '{}' column", self.cfg.vector_field),
             })?;
         Ok(Some(v))
+    }
+
+    /// Every stored row's id, path and file stamp (size, mtime, sha256), for incremental
+    /// indexing. Reads in id ranges of at most 8,192 rows, so it is complete on servers that
+    /// cap query results (Milvus Lite, Milvus' 16,384 window) whatever order they return.
+    pub async fn list_indexed(&self) -> Result<Vec<IndexedFile>, StoreError> {
+        let mut out = Vec::new();
+        // Inclusive id ranges still to read (auto ids are positive; a literal i64::MIN would
+        // not parse as an expression).
+        let mut ranges: Vec<(i64, i64)> = vec![(0, i64::MAX)];
+        while let Some((lo, hi)) = ranges.pop() {
+            let filter = format!("{ID_FIELD} >= {lo} and {ID_FIELD} <= {hi}");
+            let n = self.count_where(&filter).await?;
+            if n == 0 {
+                continue;
+            }
+            if n > QUERY_PAGE && lo < hi {
+                let mid = ((lo as i128 + hi as i128).div_euclid(2)) as i64;
+                ranges.push((mid + 1, hi));
+                ranges.push((lo, mid));
+                continue;
+            }
+            let req = self.req(
+                "list_indexed",
+                QueryRequest::builder()
+                    .collection_name(&self.cfg.collection)
+                    .filter(filter)
+                    .output_fields([
+                        ID_FIELD.to_owned(),
+                        self.cfg.path_field.clone(),
+                        META_FIELD.to_owned(),
+                    ])
+                    .limit(n as i64)
+                    .consistency_level(ConsistencyLevel::Strong)
+                    .build(),
+            )?;
+            let resp = self
+                .client
+                .query(req)
+                .await
+                .map_err(self.err("list_indexed"))?;
+            let results = resp.results();
+            let ids = results
+                .get_output_field(ID_FIELD)
+                .and_then(|f| f.as_int64())
+                .unwrap_or(&[]);
+            let paths = results
+                .get_output_field(&self.cfg.path_field)
+                .and_then(|f| f.as_varchar())
+                .unwrap_or(&[]);
+            let metas = results
+                .get_output_field(META_FIELD)
+                .and_then(|f| f.as_json())
+                .unwrap_or(&[]);
+            if ids.len() as u64 != n || paths.len() != ids.len() {
+                return Err(StoreError::Malformed {
+                    op: "list_indexed",
+                    detail: format!(
+                        "expected {n} rows in [{lo}, {hi}], got {} ids and {} paths",
+                        ids.len(),
+                        paths.len()
+                    ),
+                });
+            }
+            for (i, (&id, path)) in ids.iter().zip(paths).enumerate() {
+                let meta = metas.get(i);
+                let field = |k: &str| meta.and_then(|m| m.get(k));
+                out.push(IndexedFile {
+                    id,
+                    filepath: path.clone(),
+                    size: field("size").and_then(Value::as_u64),
+                    mtime: field("mtime").and_then(Value::as_u64),
+                    sha256: field("sha256").and_then(Value::as_str).map(str::to_owned),
+                });
+            }
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Deletes rows by id (unknown ids are ignored).
+    pub async fn delete_ids(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock().await;
+        for chunk in ids.chunks(DELETE_CHUNK) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let req = self.req(
+                "delete",
+                DeleteRequest::builder()
+                    .collection_name(&self.cfg.collection)
+                    .filter(format!("{ID_FIELD} in [{}]", list.join(", ")))
+                    .build(),
+            )?;
+            self.client.delete(req).await.map_err(self.err("delete"))?;
+        }
+        Ok(())
     }
 
     pub async fn drop_collection(&self) -> Result<(), StoreError> {

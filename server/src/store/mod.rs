@@ -8,5 +8,6 @@ pub mod milvus;
 pub use self::embedded::{find_lite_lib_dir, EmbeddedMilvus};
 pub use self::error::StoreError;
 pub use self::milvus::{
-    CollectionInfo, IndexInfo, IndexKind, MilvusStore, NewRow, StoreConfig, StoredHit, StoredRow,
+    CollectionInfo, IndexInfo, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig, StoredHit,
+    StoredRow,
 };

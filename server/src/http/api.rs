@@ -1,0 +1,206 @@
+//! The JSON API for scripts, `/api/v1/...`: the same search service as the server functions.
+//! `GET search?q=&k=`, `POST search/image` (multipart field `image`, optional `k`),
+//! `GET similar/{id}?k=`, `GET stats`. Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
+
+use std::time::Instant;
+
+use app::search::{clamp_k, Hit, SearchError, SearchResults, SearchService, IMAGE_FIELD, MAX_K};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/search/image", post(search_image))
+        .route("/api/v1/similar/{id}", get(similar))
+        .route("/api/v1/stats", get(stats))
+}
+
+/// One result as the API shows it.
+#[derive(Serialize)]
+pub struct ApiHit {
+    pub id: String,
+    pub filepath: String,
+    pub score: f32,
+    pub thumb: String,
+    pub image: String,
+}
+
+#[derive(Serialize)]
+pub struct ApiResults {
+    pub results: Vec<ApiHit>,
+    pub took_ms: u64,
+    pub truncated: bool,
+}
+
+impl From<SearchResults> for ApiResults {
+    fn from(r: SearchResults) -> Self {
+        ApiResults {
+            results: r.hits.into_iter().map(api_hit).collect(),
+            took_ms: r.took_ms,
+            truncated: r.truncated,
+        }
+    }
+}
+
+fn api_hit(h: Hit) -> ApiHit {
+    ApiHit {
+        thumb: format!("/thumb/{}", h.id),
+        image: format!("/image/{}", h.id),
+        id: h.id,
+        filepath: h.filepath,
+        score: h.score,
+    }
+}
+
+/// A `SearchError` as an HTTP response.
+pub struct ApiError(pub SearchError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code =
+            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, Json(json!({"error": self.0.to_string()}))).into_response()
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        ApiError(e)
+    }
+}
+
+/// `k` as text: absent → default; a number → clamped into 1..=MAX_K; anything else → 400.
+fn parse_k(k: Option<&str>) -> Result<usize, ApiError> {
+    match k.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(clamp_k(None)),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) => Ok(clamp_k(Some(n.clamp(1, MAX_K as i64) as usize))),
+            Err(_) => Err(ApiError(SearchError::BadRequest(format!(
+                "k must be a whole number from 1 to {MAX_K}, not {s:?}"
+            )))),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    k: Option<String>,
+}
+
+async fn search(
+    State(st): State<AppState>,
+    Query(p): Query<SearchQuery>,
+) -> Result<Json<ApiResults>, ApiError> {
+    let k = parse_k(p.k.as_deref())?;
+    let res = st
+        .shihua
+        .search_text(p.q.as_deref().unwrap_or(""), k)
+        .await?;
+    Ok(Json(res.into()))
+}
+
+async fn search_image(
+    State(st): State<AppState>,
+    mut form: Multipart,
+) -> Result<Json<ApiResults>, ApiError> {
+    let limit = st.shihua.max_upload_bytes();
+    let mut image = None;
+    let mut k = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(upload_error(e.status(), e.body_text())),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| upload_error(e.status(), e.body_text()))?;
+        match name.as_str() {
+            n if n == IMAGE_FIELD => {
+                if bytes.len() > limit {
+                    return Err(ApiError(SearchError::TooLarge(format!(
+                        "the picture is larger than {} MB",
+                        limit / (1024 * 1024)
+                    ))));
+                }
+                image = Some(bytes.to_vec());
+            }
+            "k" => k = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            _ => {}
+        }
+    }
+    let k = parse_k(k.as_deref())?;
+    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
+        ApiError(SearchError::BadRequest(format!(
+            "send the picture as multipart field '{IMAGE_FIELD}'"
+        )))
+    })?;
+    Ok(Json(st.shihua.search_image(image, k).await?.into()))
+}
+
+fn upload_error(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError(SearchError::TooLarge(format!(
+            "the upload is too large: {text}"
+        )))
+    } else {
+        ApiError(SearchError::BadRequest(format!(
+            "the upload could not be read: {text}"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KQuery {
+    k: Option<String>,
+}
+
+async fn similar(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<KQuery>,
+) -> Result<Json<ApiResults>, ApiError> {
+    let k = parse_k(p.k.as_deref())?;
+    let start = Instant::now();
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
+    let hits = st.shihua.similar(id, k).await?;
+    Ok(Json(ApiResults {
+        results: hits.into_iter().map(api_hit).collect(),
+        took_ms: start.elapsed().as_millis() as u64,
+        truncated: false,
+    }))
+}
+
+async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = st.shihua.status().await?;
+    Ok(Json(
+        json!({"model": s.model_id, "fixture": s.fixture, "rows": s.rows}),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k_is_clamped_or_refused() {
+        assert_eq!(parse_k(None).ok(), Some(app::search::DEFAULT_K));
+        assert_eq!(parse_k(Some("0")).ok(), Some(1));
+        assert_eq!(parse_k(Some("-1")).ok(), Some(1));
+        assert_eq!(parse_k(Some("1000000000")).ok(), Some(MAX_K));
+        assert!(parse_k(Some("ten")).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! Re-running `shihua index` is safe: unchanged photos are skipped, a changed photo replaces
+//! its row, `--prune` removes rows of deleted photos, and a run killed with SIGKILL at any
+//! point followed by a full run leaves exactly one row per photo. Real Milvus Lite, the real
+//! `shihua` binary, the fixture model.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Copies the first `n` demo photos (sorted) into `dir`.
+fn copy_demo(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut photos: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    photos.sort();
+    photos
+        .iter()
+        .take(n)
+        .map(|p| {
+            let dst = dir.join(p.file_name().unwrap());
+            std::fs::copy(p, &dst).unwrap();
+            dst
+        })
+        .collect()
+}
+
+fn shihua(uri: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shihua"));
+    cmd.current_dir(repo())
+        .env("MILVUS_URI", uri)
+        .env("SHIHUA_MODEL", "fixture")
+        .env("SHIHUA_THREADS", "1")
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn run_index(uri: &str, dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "index",
+        dir.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "--encode-batch",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let out = shihua(uri, &args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "index failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn line_value(summary: &str, key: &str) -> usize {
+    summary
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{summary}"))
+}
+
+async fn store(uri: &str) -> Arc<MilvusStore> {
+    let cfg = StoreConfig {
+        uri: uri.to_string(),
+        model_id: "fixture".into(),
+        ..StoreConfig::default()
+    };
+    Arc::new(MilvusStore::connect(cfg).await.unwrap())
+}
+
+/// Rows per path: asserts there is exactly one row for each expected photo and nothing else.
+async fn assert_one_row_per_photo(store: &MilvusStore, photos: &[PathBuf]) {
+    let rows = store.list_indexed().await.unwrap();
+    let paths: Vec<&str> = rows.iter().map(|r| r.filepath.as_str()).collect();
+    let unique: HashSet<&str> = paths.iter().copied().collect();
+    assert_eq!(paths.len(), unique.len(), "duplicate rows: {paths:?}");
+    let want: HashSet<String> = photos
+        .iter()
+        .map(|p| p.canonicalize().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let got: HashSet<String> = unique.into_iter().map(str::to_string).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    let mut photos = copy_demo(&dir, 6);
+    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
+        .await
+        .unwrap();
+    let uri = milvus.uri();
+
+    let first = run_index(&uri, &dir, &[]);
+    assert_eq!(line_value(&first, "indexed:"), 6, "{first}");
+    let second = run_index(&uri, &dir, &[]);
+    assert_eq!(line_value(&second, "indexed:"), 0, "{second}");
+    assert_eq!(line_value(&second, "unchanged (skipped):"), 6, "{second}");
+
+    // Change one photo's content (and so its size): it is re-encoded, its old row replaced.
+    let spare = repo()
+        .join("demo/photos")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    std::fs::copy(&spare, &photos[0]).unwrap();
+    let third = run_index(&uri, &dir, &[]);
+    assert_eq!(line_value(&third, "indexed:"), 1, "{third}");
+    assert!(third.contains("(1 replaced"), "{third}");
+    let s = store(&uri).await;
+    assert_one_row_per_photo(&s, &photos).await;
+
+    // Delete a photo: without --prune its row stays; with --prune it goes.
+    std::fs::remove_file(&photos[1]).unwrap();
+    let gone = photos.remove(1);
+    run_index(&uri, &dir, &[]);
+    assert_eq!(s.list_indexed().await.unwrap().len(), 6);
+    let pruned = run_index(&uri, &dir, &["--prune"]);
+    assert!(pruned.contains("1 pruned"), "{pruned}");
+    assert_one_row_per_photo(&s, &photos).await;
+    assert!(!s
+        .list_indexed()
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| Path::new(&r.filepath).ends_with(gone.file_name().unwrap())));
+    milvus.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    let photos = copy_demo(&dir, 24);
+    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
+        .await
+        .unwrap();
+    let uri = milvus.uri();
+    let s = store(&uri).await;
+
+    // Kill points: after the first rows land, and after more than half have landed.
+    for threshold in [1u64, 13] {
+        let mut child = shihua(
+            &uri,
+            &[
+                "index",
+                dir.to_str().unwrap(),
+                "--batch-size",
+                "4",
+                "--encode-batch",
+                "2",
+            ],
+        )
+        .spawn()
+        .unwrap();
+        let start = Instant::now();
+        loop {
+            let n = s.count().await.unwrap_or(0);
+            if n >= threshold || start.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let summary = run_index(&uri, &dir, &[]);
+    assert_eq!(line_value(&summary, "found:"), 24, "{summary}");
+    assert_eq!(line_value(&summary, "rows in collection:"), 24, "{summary}");
+    assert_one_row_per_photo(&s, &photos).await;
+    milvus.stop().await.unwrap();
+}
