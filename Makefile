@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODEL ?=
 PORT ?= 3000
 
-.PHONY: run test setup setup-e2e site site-release unit e2e fmt lint clean-data
+.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data
 
 ## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
 run: setup site-release
@@ -12,6 +12,10 @@ run: setup site-release
 ## make test: every test (unit, integration against a real Milvus Lite, Playwright e2e)
 test: setup-e2e
 	scripts/test.sh
+
+## make test-standalone: the store and ingest integration tests against a real Milvus standalone 2.3.5
+test-standalone: setup
+	scripts/test-standalone.sh
 
 setup:
 	scripts/setup.sh

@@ -71,7 +71,7 @@ pub struct IndexSummary {
     pub pruned: usize,
     /// Extra rows for one path (left by an interrupted run) that were deleted.
     pub duplicates_removed: usize,
-    pub failed: Vec<(PathBuf, String)>,
+    pub failed: Vec<Skipped>,
     pub rows_in_collection: u64,
     pub wall: Duration,
 }
@@ -117,8 +117,12 @@ impl std::fmt::Display for IndexSummary {
     }
 }
 
-/// Photo files under `opts.root`, sorted. Symlink loops and unreadable entries are skipped.
-pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<(PathBuf, String)>)> {
+/// A file that was skipped, and why.
+pub type Skipped = (PathBuf, String);
+
+/// Photo files under `opts.root`, sorted, and the entries that could not be read (symlink
+/// loops, permission errors), which are reported and skipped.
+pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let root = opts
         .root
         .canonicalize()
@@ -209,7 +213,7 @@ fn prepare(
 }
 
 /// One encode batch from the preparer thread: prepared photos, or why a photo failed.
-type PreparedBatch = Vec<Result<Prepared, (PathBuf, String)>>;
+type PreparedBatch = Vec<Result<Prepared, Skipped>>;
 
 enum Item {
     Row(NewRow),

@@ -64,12 +64,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect or drop the collection.
+    Collection {
+        #[command(subcommand)]
+        action: CollectionCmd,
+    },
     /// Print the normalised embedding of a text or a picture as a JSON array.
     Embed {
         #[arg(long, conflicts_with = "image", required_unless_present = "image")]
         text: Option<String>,
         #[arg(long)]
         image: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CollectionCmd {
+    /// Rows, model, index type and parameters, load state, where the data lives.
+    Stats,
+    /// Drop the collection (all rows). Photos on disk are not touched.
+    Drop {
+        /// Really drop it.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -147,6 +164,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Collection { action } => {
+            let (_, spec) = startup::model_spec(&cfg)?;
+            let opened = startup::open_store(&cfg, &spec).await?;
+            let result = collection(&cfg, &opened, action).await;
+            opened.close().await;
+            result
+        }
         Command::Embed { text, image } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let v = match (text, image) {
@@ -164,6 +188,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None) => unreachable!("clap requires one"),
             };
             println!("{}", serde_json::to_string(&v)?);
+            Ok(())
+        }
+    }
+}
+
+async fn collection(
+    cfg: &Common,
+    opened: &startup::OpenStore,
+    action: CollectionCmd,
+) -> anyhow::Result<()> {
+    let store = &opened.store;
+    let name = &store.config().collection;
+    match action {
+        CollectionCmd::Stats => {
+            if !store.has_collection().await? {
+                println!("collection {name} does not exist yet; run `shihua index <folder>`");
+                return Ok(());
+            }
+            let info = store.describe().await?;
+            let place = match &opened.embedded {
+                Some(e) => format!("{} (embedded Milvus Lite)", e.db_path().display()),
+                None => cfg.milvus_uri.clone(),
+            };
+            println!("collection: {}", info.name);
+            println!("rows:       {}", info.rows);
+            println!(
+                "model:      {}",
+                info.model.as_deref().unwrap_or("(not set by shihua)")
+            );
+            println!("dim:        {}", info.dim);
+            match &info.index {
+                Some(ix) => {
+                    let params: Vec<String> =
+                        ix.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!(
+                        "index:      {} {} {} ({})",
+                        ix.index_type,
+                        ix.metric_type,
+                        params.join(" "),
+                        ix.state
+                    );
+                }
+                None => println!("index:      none yet"),
+            }
+            println!("load state: {}", info.load_state);
+            println!("data:       {place}");
+            Ok(())
+        }
+        CollectionCmd::Drop { yes } => {
+            anyhow::ensure!(
+                yes,
+                "this deletes every row of {name}; run again with --yes to do it"
+            );
+            store.drop_collection().await?;
+            println!("dropped {name}");
             Ok(())
         }
     }

@@ -2,14 +2,17 @@
 //! cleanly on Ctrl-C / SIGTERM (stopping the embedded Milvus with us).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use leptos::prelude::LeptosOptions;
+use tokio::sync::Mutex;
 
 use crate::config::{Common, ServeArgs};
 use crate::http::{self, media::ThumbCache, AppState};
 use crate::service::Shihua;
 use crate::startup;
+use crate::store::spawn_watchdog;
 
 pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     let encoder = startup::open_encoder(cfg, true)?;
@@ -19,8 +22,11 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
             "running on the FIXTURE model (random weights): search results are not meaningful"
         );
     }
-    let opened = startup::open_store(cfg, &spec).await?;
-    let store = opened.store.clone();
+    let startup::OpenStore { store, embedded } = startup::open_store(cfg, &spec).await?;
+    let embedded = embedded.map(|e| Arc::new(Mutex::new(e)));
+    let watchdog = embedded
+        .as_ref()
+        .map(|e| spawn_watchdog(e.clone(), store.clone(), Duration::from_secs(1)));
     store.ensure_collection(false).await?;
     if let Err(e) = store.load().await {
         tracing::warn!("collection not loaded yet ({e}); run `shihua index <folder>`");
@@ -53,10 +59,19 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         })?;
     tracing::info!("shihua serving on http://{}", args.addr);
     println!("shihua: http://{}", args.addr);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    opened.close().await;
+        .await;
+    if let Some(w) = watchdog {
+        w.abort();
+        let _ = w.await;
+    }
+    if let Some(e) = embedded.and_then(|e| Arc::try_unwrap(e).ok()) {
+        if let Err(err) = e.into_inner().stop().await {
+            tracing::warn!("stopping embedded Milvus: {err}");
+        }
+    }
+    served?;
     Ok(())
 }
 

@@ -2,6 +2,11 @@
 //! its row, `--prune` removes rows of deleted photos, and a run killed with SIGKILL at any
 //! point followed by a full run leaves exactly one row per photo. Real Milvus Lite, the real
 //! `shihua` binary, the fixture model.
+//!
+//! With `SHIHUA_TEST_MILVUS_URI` set (e.g. `http://127.0.0.1:19530`, a real Milvus standalone:
+//! `scripts/test-standalone.sh`), both tests use that server instead of an embedded Milvus
+//! Lite, each in its own collection `t_<test>_<pid>` (passed to `shihua` as
+//! `SHIHUA_COLLECTION`), dropped at the end.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig};
+use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -34,11 +39,96 @@ fn copy_demo(dir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-fn shihua(uri: &str, args: &[&str]) -> Command {
+/// Names an external Milvus server to test against instead of the embedded Milvus Lite.
+const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
+
+/// The Milvus one test indexes into: its own embedded Milvus Lite (default collection), or the
+/// external server with a collection of its own, dropped when this is dropped.
+struct TestMilvus {
+    lite: Option<EmbeddedMilvus>,
+    uri: String,
+    /// `None`: the default collection (`multimodal_chinese_clip`).
+    collection: Option<String>,
+}
+
+impl TestMilvus {
+    async fn start(test: &str, db: &Path) -> TestMilvus {
+        if let Some(uri) = std::env::var(EXTERNAL_ENV)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        {
+            return TestMilvus {
+                lite: None,
+                uri,
+                collection: Some(format!("t_{test}_{}", std::process::id())),
+            };
+        }
+        let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+        let lite = EmbeddedMilvus::start(db, &lib).await.unwrap();
+        TestMilvus {
+            uri: lite.uri(),
+            lite: Some(lite),
+            collection: None,
+        }
+    }
+
+    fn config(&self) -> StoreConfig {
+        let mut cfg = StoreConfig {
+            uri: self.uri.clone(),
+            model_id: "fixture".into(),
+            ..StoreConfig::default()
+        };
+        if let Some(c) = &self.collection {
+            cfg.collection = c.clone();
+        }
+        cfg
+    }
+
+    async fn stop(mut self) {
+        if let Some(lite) = self.lite.take() {
+            lite.stop().await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestMilvus {
+    fn drop(&mut self) {
+        if self.lite.is_some() || self.collection.is_none() {
+            return; // the embedded server and its temporary db go away on their own
+        }
+        let cfg = self.config();
+        // Own thread and runtime: this also runs while a failed test unwinds inside tokio.
+        let result = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let store = MilvusStore::connect(cfg).await?;
+                    if store.has_collection().await? {
+                        store.drop_collection().await?;
+                    }
+                    Ok::<(), StoreError>(())
+                })
+        })
+        .join();
+        if !matches!(result, Ok(Ok(()))) {
+            eprintln!(
+                "could not drop test collection {:?}: {result:?}",
+                self.collection
+            );
+        }
+    }
+}
+
+fn shihua(m: &TestMilvus, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shihua"));
-    cmd.current_dir(repo())
-        .env("MILVUS_URI", uri)
-        .env("SHIHUA_MODEL", "fixture")
+    cmd.current_dir(repo()).env("MILVUS_URI", &m.uri);
+    if let Some(c) = &m.collection {
+        cmd.env("SHIHUA_COLLECTION", c);
+    }
+    cmd.env("SHIHUA_MODEL", "fixture")
         .env("SHIHUA_THREADS", "1")
         .env("RUST_LOG", "warn")
         .args(args)
@@ -47,7 +137,7 @@ fn shihua(uri: &str, args: &[&str]) -> Command {
     cmd
 }
 
-fn run_index(uri: &str, dir: &Path, extra: &[&str]) -> String {
+fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
     let mut args = vec![
         "index",
         dir.to_str().unwrap(),
@@ -57,7 +147,7 @@ fn run_index(uri: &str, dir: &Path, extra: &[&str]) -> String {
         "2",
     ];
     args.extend_from_slice(extra);
-    let out = shihua(uri, &args).output().unwrap();
+    let out = shihua(m, &args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -76,13 +166,8 @@ fn line_value(summary: &str, key: &str) -> usize {
         .unwrap_or_else(|| panic!("no {key:?} in:\n{summary}"))
 }
 
-async fn store(uri: &str) -> Arc<MilvusStore> {
-    let cfg = StoreConfig {
-        uri: uri.to_string(),
-        model_id: "fixture".into(),
-        ..StoreConfig::default()
-    };
-    Arc::new(MilvusStore::connect(cfg).await.unwrap())
+async fn store(m: &TestMilvus) -> Arc<MilvusStore> {
+    Arc::new(MilvusStore::connect(m.config()).await.unwrap())
 }
 
 /// Rows per path: asserts there is exactly one row for each expected photo and nothing else.
@@ -104,15 +189,16 @@ async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     let mut photos = copy_demo(&dir, 6);
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
-        .await
-        .unwrap();
-    let uri = milvus.uri();
+    let milvus = TestMilvus::start(
+        "rerun_skips_unchanged_replaces_changed_and_prunes",
+        &tmp.path().join("db/m.db"),
+    )
+    .await;
+    let m = &milvus;
 
-    let first = run_index(&uri, &dir, &[]);
+    let first = run_index(m, &dir, &[]);
     assert_eq!(line_value(&first, "indexed:"), 6, "{first}");
-    let second = run_index(&uri, &dir, &[]);
+    let second = run_index(m, &dir, &[]);
     assert_eq!(line_value(&second, "indexed:"), 0, "{second}");
     assert_eq!(line_value(&second, "unchanged (skipped):"), 6, "{second}");
 
@@ -125,18 +211,18 @@ async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
         .max()
         .unwrap();
     std::fs::copy(&spare, &photos[0]).unwrap();
-    let third = run_index(&uri, &dir, &[]);
+    let third = run_index(m, &dir, &[]);
     assert_eq!(line_value(&third, "indexed:"), 1, "{third}");
     assert!(third.contains("(1 replaced"), "{third}");
-    let s = store(&uri).await;
+    let s = store(m).await;
     assert_one_row_per_photo(&s, &photos).await;
 
     // Delete a photo: without --prune its row stays; with --prune it goes.
     std::fs::remove_file(&photos[1]).unwrap();
     let gone = photos.remove(1);
-    run_index(&uri, &dir, &[]);
+    run_index(m, &dir, &[]);
     assert_eq!(s.list_indexed().await.unwrap().len(), 6);
-    let pruned = run_index(&uri, &dir, &["--prune"]);
+    let pruned = run_index(m, &dir, &["--prune"]);
     assert!(pruned.contains("1 pruned"), "{pruned}");
     assert_one_row_per_photo(&s, &photos).await;
     assert!(!s
@@ -145,7 +231,7 @@ async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
         .unwrap()
         .iter()
         .any(|r| Path::new(&r.filepath).ends_with(gone.file_name().unwrap())));
-    milvus.stop().await.unwrap();
+    milvus.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,17 +239,18 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("photos");
     let photos = copy_demo(&dir, 24);
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
-        .await
-        .unwrap();
-    let uri = milvus.uri();
-    let s = store(&uri).await;
+    let milvus = TestMilvus::start(
+        "sigkill_at_any_point_then_rerun_gives_one_row_per_photo",
+        &tmp.path().join("db/m.db"),
+    )
+    .await;
+    let m = &milvus;
+    let s = store(m).await;
 
     // Kill points: after the first rows land, and after more than half have landed.
     for threshold in [1u64, 13] {
         let mut child = shihua(
-            &uri,
+            m,
             &[
                 "index",
                 dir.to_str().unwrap(),
@@ -189,9 +276,9 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
     }
-    let summary = run_index(&uri, &dir, &[]);
+    let summary = run_index(m, &dir, &[]);
     assert_eq!(line_value(&summary, "found:"), 24, "{summary}");
     assert_eq!(line_value(&summary, "rows in collection:"), 24, "{summary}");
     assert_one_row_per_photo(&s, &photos).await;
-    milvus.stop().await.unwrap();
+    milvus.stop().await;
 }

@@ -1,6 +1,12 @@
 //! Store tests against a real Milvus Lite 2.5.1 (never a mock). Each test starts its own
 //! `EmbeddedMilvus` on a temporary folder. The binary is found with `find_lite_lib_dir` from
 //! the repository root (run `make run` / scripts/setup.sh once to install it).
+//!
+//! With `SHIHUA_TEST_MILVUS_URI` set (e.g. `http://127.0.0.1:19530`, a real Milvus standalone
+//! started by `scripts/milvus-standalone.sh`; `scripts/test-standalone.sh` does both), the tests
+//! use that server instead, each in its own collection `t_<test>_<pid>` that is dropped at the
+//! end, so they can run in parallel on one server. Tests about the embedded child process
+//! itself say why and return early there.
 
 use std::path::PathBuf;
 
@@ -20,10 +26,114 @@ fn lib_dir() -> PathBuf {
     )
 }
 
-async fn start(dir: &tempfile::TempDir) -> EmbeddedMilvus {
-    EmbeddedMilvus::start(&dir.path().join("milvus.db"), &lib_dir())
+/// Names an external Milvus server to test against instead of the embedded Milvus Lite.
+const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
+
+fn external_uri() -> Option<String> {
+    std::env::var(EXTERNAL_ENV)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// True (after printing why) when the tests run against an external server and `test` is only
+/// meaningful for the embedded Milvus Lite child process.
+fn skip_on_external(test: &str, why: &str) -> bool {
+    match external_uri() {
+        Some(uri) => {
+            eprintln!("SKIPPED {test} against external Milvus {uri}: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Drops a test's collection on the external server when the test ends, passed or not.
+struct DropOnExit {
+    uri: String,
+    collection: String,
+}
+
+impl Drop for DropOnExit {
+    fn drop(&mut self) {
+        let cfg = StoreConfig {
+            uri: self.uri.clone(),
+            collection: self.collection.clone(),
+            ..StoreConfig::default()
+        };
+        // Own thread and runtime: this also runs while a failed test unwinds inside tokio.
+        let result = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let store = MilvusStore::connect(cfg).await?;
+                    if store.has_collection().await? {
+                        store.drop_collection().await?;
+                    }
+                    Ok::<(), StoreError>(())
+                })
+        })
+        .join();
+        if !matches!(result, Ok(Ok(()))) {
+            eprintln!(
+                "could not drop test collection {}: {result:?}",
+                self.collection
+            );
+        }
+    }
+}
+
+/// The Milvus a test talks to: its own embedded Milvus Lite, or the external server with a
+/// collection of its own.
+struct TestMilvus {
+    lite: Option<EmbeddedMilvus>,
+    uri: String,
+    collection: String,
+    _drop: Option<DropOnExit>,
+}
+
+impl TestMilvus {
+    fn uri(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn config(&self, model: &str) -> StoreConfig {
+        let mut cfg = config(self.uri(), model);
+        cfg.collection = self.collection.clone();
+        cfg
+    }
+
+    async fn stop(mut self) {
+        if let Some(lite) = self.lite.take() {
+            lite.stop().await.unwrap();
+        }
+    }
+}
+
+async fn start(dir: &tempfile::TempDir, test: &str) -> TestMilvus {
+    if let Some(uri) = external_uri() {
+        let collection = format!("t_{test}_{}", std::process::id());
+        return TestMilvus {
+            lite: None,
+            _drop: Some(DropOnExit {
+                uri: uri.clone(),
+                collection: collection.clone(),
+            }),
+            uri,
+            collection,
+        };
+    }
+    let lite = EmbeddedMilvus::start(&dir.path().join("milvus.db"), &lib_dir())
         .await
-        .expect("start Milvus Lite")
+        .expect("start Milvus Lite");
+    TestMilvus {
+        uri: lite.uri(),
+        lite: Some(lite),
+        collection: "shihua_test".to_owned(),
+        _drop: None,
+    }
 }
 
 fn config(uri: String, model: &str) -> StoreConfig {
@@ -77,13 +187,16 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_workflow_insert_index_search_get() {
     let dir = tempfile::tempdir().unwrap();
-    let lite = start(&dir).await;
-    assert!(lite.pid() > 0);
-    assert_eq!(lite.uri(), format!("http://127.0.0.1:{}", lite.port()));
+    let lite = start(&dir, "full_workflow_insert_index_search_get").await;
+    if let Some(embedded) = &lite.lite {
+        assert!(embedded.pid() > 0);
+        assert_eq!(
+            embedded.uri(),
+            format!("http://127.0.0.1:{}", embedded.port())
+        );
+    }
 
-    let store = MilvusStore::connect(config(lite.uri(), "fixture"))
-        .await
-        .unwrap();
+    let store = MilvusStore::connect(lite.config("fixture")).await.unwrap();
     store.ping().await.unwrap();
     assert!(!store.has_collection().await.unwrap());
     store.ensure_collection(false).await.unwrap();
@@ -169,16 +282,14 @@ async fn full_workflow_insert_index_search_get() {
     assert!(store.get_vector(12345).await.unwrap().is_none());
 
     drop(store);
-    lite.stop().await.unwrap();
+    lite.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_too_long_is_rejected_not_truncated() {
     let dir = tempfile::tempdir().unwrap();
-    let lite = start(&dir).await;
-    let store = MilvusStore::connect(config(lite.uri(), "fixture"))
-        .await
-        .unwrap();
+    let lite = start(&dir, "path_too_long_is_rejected_not_truncated").await;
+    let store = MilvusStore::connect(lite.config("fixture")).await.unwrap();
     store.ensure_collection(false).await.unwrap();
 
     let mut batch = rows(3, 7);
@@ -216,24 +327,20 @@ async fn path_too_long_is_rejected_not_truncated() {
         store.insert(bad).await,
         Err(StoreError::BadVector { .. })
     ));
-    lite.stop().await.unwrap();
+    lite.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_mismatch_on_reopen_and_recreate_drops() {
     let dir = tempfile::tempdir().unwrap();
-    let lite = start(&dir).await;
-    let a = MilvusStore::connect(config(lite.uri(), "ViT-B-16"))
-        .await
-        .unwrap();
+    let lite = start(&dir, "model_mismatch_on_reopen_and_recreate_drops").await;
+    let a = MilvusStore::connect(lite.config("ViT-B-16")).await.unwrap();
     a.ensure_collection(false).await.unwrap();
     a.insert(rows(20, 1)).await.unwrap();
     a.flush().await.unwrap();
     assert_eq!(a.count().await.unwrap(), 20);
 
-    let b = MilvusStore::connect(config(lite.uri(), "fixture"))
-        .await
-        .unwrap();
+    let b = MilvusStore::connect(lite.config("fixture")).await.unwrap();
     let err = b.ensure_collection(false).await.unwrap_err();
     match &err {
         StoreError::ModelMismatch {
@@ -253,7 +360,7 @@ async fn model_mismatch_on_reopen_and_recreate_drops() {
     );
 
     // Same model, other dimension.
-    let mut cfg = config(lite.uri(), "ViT-B-16");
+    let mut cfg = lite.config("ViT-B-16");
     cfg.dim = 768;
     let c = MilvusStore::connect(cfg).await.unwrap();
     assert!(matches!(
@@ -284,11 +391,17 @@ async fn model_mismatch_on_reopen_and_recreate_drops() {
         b.describe().await,
         Err(StoreError::CollectionMissing { .. })
     ));
-    lite.stop().await.unwrap();
+    lite.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_persists_across_restart() {
+    if skip_on_external(
+        "data_persists_across_restart",
+        "it restarts the embedded Milvus Lite on the same db file",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("milvus.db");
     let input = rows(50, 99);
@@ -338,6 +451,12 @@ async fn data_persists_across_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_per_db_file_and_clear_errors() {
+    if skip_on_external(
+        "one_server_per_db_file_and_clear_errors",
+        "it is about the embedded Milvus Lite child (db lock, binary, Lite's index types)",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("milvus.db");
     let lite = EmbeddedMilvus::start(&db, &lib_dir()).await.unwrap();
@@ -393,10 +512,10 @@ async fn one_server_per_db_file_and_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_indexed_reads_past_query_caps_and_delete_ids() {
     let dir = tempfile::tempdir().unwrap();
-    let lite = start(&dir).await;
+    let lite = start(&dir, "list_indexed_reads_past_query_caps_and_delete_ids").await;
     // 9,000 rows: more than one 8,192-row page, so id ranges must be split. Small vectors
     // keep the test fast; the store takes the dimension from its config.
-    let mut cfg = config(lite.uri(), "fixture");
+    let mut cfg = lite.config("fixture");
     cfg.dim = 8;
     let store = MilvusStore::connect(cfg).await.unwrap();
     store.ensure_collection(false).await.unwrap();
@@ -445,7 +564,7 @@ async fn list_indexed_reads_past_query_caps_and_delete_ids() {
     assert!(store.get(ids[0]).await.unwrap().is_none());
     assert!(store.get(ids[1500]).await.unwrap().is_some());
     assert_eq!(store.list_indexed().await.unwrap().len(), n - 1500);
-    lite.stop().await.unwrap();
+    lite.stop().await;
 }
 
 /// True while `pid` exists and is not a zombie.
@@ -488,6 +607,12 @@ fn helper_parent_process() {
 
 #[test]
 fn child_dies_when_parent_is_killed() {
+    if skip_on_external(
+        "child_dies_when_parent_is_killed",
+        "it is about the embedded Milvus Lite child process",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper_parent_process", "--test-threads=1"])

@@ -29,6 +29,8 @@ pub const LOG_FILE: &str = "milvus-lite.log";
 #[derive(Debug)]
 pub struct EmbeddedMilvus {
     child: Option<Child>,
+    binary: PathBuf,
+    lib_dir: PathBuf,
     port: u16,
     db_path: PathBuf,
     log_path: PathBuf,
@@ -85,6 +87,8 @@ impl EmbeddedMilvus {
                 Ok(()) => {
                     return Ok(EmbeddedMilvus {
                         child: Some(child),
+                        binary,
+                        lib_dir,
                         port,
                         db_path,
                         log_path,
@@ -113,6 +117,58 @@ impl EmbeddedMilvus {
             log_tail: log_tail(&log_path),
             log: log_path,
         })
+    }
+
+    /// True while the child process is alive.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// If the child has died (crash, OOM kill, someone's `kill -9`), start it again on the same
+    /// port and database and wait until it answers, so connected clients recover by themselves.
+    /// Returns whether a restart happened. Call it from a long-lived thread (the parent-death
+    /// signal is tied to the spawning thread).
+    pub async fn revive(&mut self) -> Result<bool, StoreError> {
+        if self.is_running() {
+            return Ok(false);
+        }
+        if let Some(mut old) = self.child.take() {
+            let _ = old.wait();
+        }
+        let dir = self
+            .db_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut child = spawn(
+            &self.binary,
+            &self.lib_dir,
+            &self.db_path,
+            &dir,
+            &self.log_path,
+            self.port,
+        )?;
+        match wait_ready(&mut child, self.port, &self.log_path).await {
+            Ok(()) => {
+                tracing::warn!(
+                    port = self.port,
+                    pid = child.id(),
+                    "Milvus Lite had stopped; restarted it"
+                );
+                self.child = Some(child);
+                Ok(true)
+            }
+            Err(_) => {
+                kill_and_reap(&mut child, Duration::from_millis(300));
+                Err(StoreError::LiteStart {
+                    reason: format!("restart on 127.0.0.1:{} failed", self.port),
+                    log_tail: log_tail(&self.log_path),
+                    log: self.log_path.clone(),
+                })
+            }
+        }
     }
 
     /// gRPC address for `StoreConfig::uri`.

@@ -1,9 +1,11 @@
 //! The vector store: Milvus schema, index, insert, search (`milvus.rs`), the embedded
-//! Milvus Lite child process (`embedded.rs`) and the store's error type (`error.rs`).
+//! Milvus Lite child process (`embedded.rs`), its restart watchdog (`watchdog.rs`) and the
+//! store's error type (`error.rs`).
 
 pub mod embedded;
 pub mod error;
 pub mod milvus;
+pub mod watchdog;
 
 pub use self::embedded::{find_lite_lib_dir, EmbeddedMilvus};
 pub use self::error::StoreError;
@@ -11,3 +13,4 @@ pub use self::milvus::{
     CollectionInfo, IndexInfo, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig, StoredHit,
     StoredRow,
 };
+pub use self::watchdog::spawn_watchdog;

@@ -1,0 +1,132 @@
+//! Milvus going away while the site serves: the health check and searches answer 503 with a
+//! clear message (the server itself keeps answering), and once the watchdog has restarted the
+//! embedded Milvus Lite everything works again without a restart of shihua.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
+use server::http::{media::ThumbCache, router, AppState};
+use server::ingest::{index_folder, IndexOptions};
+use server::service::Shihua;
+use server::store::{embedded, spawn_watchdog, EmbeddedMilvus, MilvusStore, StoreConfig};
+use tokio::sync::Mutex;
+use tower::ServiceExt;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn fixture_encoder() -> Arc<ClipEncoder> {
+    let models = repo().join("models");
+    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
+    let spec = manifest.find("fixture").unwrap().clone();
+    let files = manifest.files(&spec, &models).unwrap();
+    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
+    let opts = EncoderOptions {
+        intra_threads: 1,
+        device: clip::Device::Cpu,
+        warm_up: false,
+    };
+    Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
+}
+
+async fn status_of(app: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let code = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (code, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_answers_503_then_recovers_by_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut demo: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    demo.sort();
+    for p in demo.iter().take(4) {
+        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+
+    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
+        .await
+        .unwrap();
+    let pid = milvus.pid();
+    let cfg = StoreConfig {
+        uri: milvus.uri(),
+        model_id: "fixture".into(),
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
+    let encoder = fixture_encoder();
+    let mut opts = IndexOptions::new(&photos);
+    opts.progress = false;
+    index_folder(encoder.clone(), store.clone(), opts)
+        .await
+        .unwrap();
+
+    let app = router(AppState {
+        leptos_options: leptos::prelude::LeptosOptions::builder()
+            .output_name("shihua")
+            .build(),
+        shihua: Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
+        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
+    });
+    assert_eq!(status_of(&app, "/healthz").await.0, StatusCode::OK);
+
+    // Milvus dies.
+    // SAFETY: SIGKILL to the Milvus Lite child this test started.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+    let embedded = Arc::new(Mutex::new(milvus));
+    let (code, body) = status_of(&app, "/healthz").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (code, body) = status_of(&app, "/api/v1/search?q=%E5%A4%95%E9%98%B3").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body.contains("unavailable"),
+        "the message says what is wrong: {body}"
+    );
+
+    // The watchdog brings it back; shihua recovers without a restart.
+    let dog = spawn_watchdog(embedded.clone(), store.clone(), Duration::from_millis(200));
+    let start = Instant::now();
+    loop {
+        let (code, _) = status_of(&app, "/healthz").await;
+        if code == StatusCode::OK {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no recovery within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, body) = status_of(&app, "/api/v1/search?q=%E5%A4%95%E9%98%B3&k=4").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["results"].as_array().unwrap().len(),
+        4,
+        "no photo was lost"
+    );
+    dog.abort();
+    let _ = dog.await;
+    Arc::try_unwrap(embedded)
+        .unwrap()
+        .into_inner()
+        .stop()
+        .await
+        .unwrap();
+}
