@@ -29,7 +29,13 @@ if [ ! -x .venv/bin/python ]; then
   say "creating Python venv in .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qxF -f <(grep -v '^#' requirements.txt | grep .); then
+missing_py() {
+  local have; have=$(.venv/bin/python -m pip freeze 2>/dev/null | tr 'A-Z_' 'a-z-')
+  grep -v '^#' requirements.txt | grep . | tr 'A-Z_' 'a-z-' | while read -r req; do
+    grep -qxF "$req" <<<"$have" || echo "$req"
+  done
+}
+if [ -n "$(missing_py)" ]; then
   say "installing Python packages from requirements.txt"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi

@@ -8,6 +8,7 @@
 //! end, so they can run in parallel on one server. Tests about the embedded child process
 //! itself say why and return early there.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
@@ -41,7 +42,11 @@ fn external_uri() -> Option<String> {
 fn skip_on_external(test: &str, why: &str) -> bool {
     match external_uri() {
         Some(uri) => {
-            eprintln!("SKIPPED {test} against external Milvus {uri}: {why}");
+            // Straight to stderr, past the test harness' output capture, so it shows.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test} against external Milvus {uri}: {why}"
+            );
             true
         }
         None => false,
