@@ -55,6 +55,42 @@ pub struct Common {
     #[arg(long, env = "SHIHUA_DEVICE", value_enum, default_value_t = Device::Auto, global = true)]
     pub device: Device,
 
+    /// Vector index type: IVF_FLAT (the reference's) or HNSW (Milvus servers only; Milvus Lite
+    /// supports FLAT and IVF_FLAT).
+    #[arg(long = "index", env = "SHIHUA_INDEX", value_enum, default_value_t = IndexChoice::IvfFlat, global = true)]
+    pub index: IndexChoice,
+
+    /// HNSW: links per node.
+    #[arg(long, env = "SHIHUA_HNSW_M", default_value_t = 16, global = true)]
+    pub hnsw_m: u32,
+
+    /// HNSW: build beam width.
+    #[arg(
+        long,
+        env = "SHIHUA_HNSW_EF_CONSTRUCTION",
+        default_value_t = 200,
+        global = true
+    )]
+    pub hnsw_ef_construction: u32,
+
+    /// Name of the vector field.
+    #[arg(
+        long,
+        env = "SHIHUA_VECTOR_FIELD",
+        default_value = "vectors",
+        global = true
+    )]
+    pub vector_field: String,
+
+    /// Name of the file path field.
+    #[arg(
+        long,
+        env = "SHIHUA_PATH_FIELD",
+        default_value = "filepath",
+        global = true
+    )]
+    pub path_field: String,
+
     /// IVF_FLAT nlist (the reference uses 512).
     #[arg(long, env = "SHIHUA_NLIST", default_value_t = 512, global = true)]
     pub nlist: u32,
@@ -66,6 +102,13 @@ pub struct Common {
     /// Folder for shihua's own data (thumbnail cache).
     #[arg(long, env = "SHIHUA_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
+}
+
+/// Which vector index to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IndexChoice {
+    IvfFlat,
+    Hnsw,
 }
 
 impl Common {

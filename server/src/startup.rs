@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::clip::{self, ClipEncoder, EncoderOptions, Manifest, ModelSpec};
-use crate::config::Common;
+use crate::config::{Common, IndexChoice};
 use crate::store::{self, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 
 /// The manifest and the chosen model.
@@ -62,12 +62,18 @@ pub fn store_config(cfg: &Common, spec: &ModelSpec, uri: String) -> StoreConfig 
         uri,
         token: cfg.milvus_token.clone(),
         collection: cfg.collection.clone(),
-        vector_field: "vectors".into(),
-        path_field: "filepath".into(),
+        vector_field: cfg.vector_field.clone(),
+        path_field: cfg.path_field.clone(),
         path_max_len: 200,
         dim: spec.embed_dim,
         model_id: spec.id.clone(),
-        index: IndexKind::IvfFlat { nlist: cfg.nlist },
+        index: match cfg.index {
+            IndexChoice::IvfFlat => IndexKind::IvfFlat { nlist: cfg.nlist },
+            IndexChoice::Hnsw => IndexKind::Hnsw {
+                m: cfg.hnsw_m,
+                ef_construction: cfg.hnsw_ef_construction,
+            },
+        },
         nprobe: cfg.nprobe,
         shards_num: 2,
     }

@@ -35,7 +35,7 @@ fn fixture_encoder() -> Arc<ClipEncoder> {
 }
 
 /// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), a
-/// broken JPEG, an empty PNG, a text file, and a hidden folder.
+/// broken JPEG, an empty PNG, a text file, a hidden folder, a symlink loop and a dangling link.
 fn photo_folder(dir: &Path) -> Vec<PathBuf> {
     let demo = repo().join("demo/photos");
     let mut names: Vec<_> = std::fs::read_dir(&demo)
@@ -65,6 +65,9 @@ fn photo_folder(dir: &Path) -> Vec<PathBuf> {
     .unwrap();
     std::fs::write(dir.join("empty.png"), b"").unwrap();
     std::fs::write(dir.join("notes.txt"), "not a photo").unwrap();
+    // A symlink loop and a dangling symlink: reported, never followed forever.
+    std::os::unix::fs::symlink("..", dir.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/photo.jpg", dir.join("dangling.jpg")).unwrap();
     good
 }
 

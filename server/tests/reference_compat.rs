@@ -21,32 +21,47 @@ fn shihua(uri: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymilvus_reads_the_collection_like_the_article() {
     let python = repo().join(".venv/bin/python");
-    assert!(python.exists(), "run scripts/setup.sh first (it installs pymilvus into .venv)");
+    assert!(
+        python.exists(),
+        "run scripts/setup.sh first (it installs pymilvus into .venv)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     std::fs::create_dir_all(&photos).unwrap();
-    let mut demo: Vec<PathBuf> =
-        std::fs::read_dir(repo().join("demo/photos")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut demo: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     demo.sort();
     for p in demo.iter().take(8) {
         std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
     }
     let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib).await.unwrap();
+    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
+        .await
+        .unwrap();
     let uri = milvus.uri();
 
     shihua(&uri, &["index", photos.to_str().unwrap()]);
     let vector = shihua(&uri, &["embed", "--text", "枯藤老树昏鸦"]);
     let ours: Vec<serde_json::Value> =
-        serde_json::from_str(shihua(&uri, &["search", "枯藤老树昏鸦", "-k", "5", "--json"]).trim()).unwrap();
-    let ours: Vec<&str> = ours.iter().map(|h| h["filepath"].as_str().unwrap()).collect();
+        serde_json::from_str(shihua(&uri, &["search", "枯藤老树昏鸦", "-k", "5", "--json"]).trim())
+            .unwrap();
+    let ours: Vec<&str> = ours
+        .iter()
+        .map(|h| h["filepath"].as_str().unwrap())
+        .collect();
 
     let mut child = Command::new(&python)
         .arg(repo().join("server/tests/reference/vector_search.py"))
@@ -56,13 +71,30 @@ async fn pymilvus_reads_the_collection_like_the_article() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(vector.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(vector.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs["count"], 8);
     assert_eq!(theirs["state"], "Loaded");
-    let theirs: Vec<&str> = theirs["filepaths"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(theirs, ours, "the article's vector_search and shihua search agree");
+    let theirs: Vec<&str> = theirs["filepaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        theirs, ours,
+        "the article's vector_search and shihua search agree"
+    );
     milvus.stop().await.unwrap();
 }

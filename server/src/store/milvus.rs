@@ -9,7 +9,10 @@
 //! Portability workarounds (Milvus Lite 2.5.1 / 3.x and Milvus standalone, see NOTES.md):
 //! the index is created with `sync(false)` and polled with `describe_index`; index params are
 //! sent as one JSON string under the key `params`; search hits are read from ids / scores /
-//! output columns directly instead of `rows()`; SDK telemetry is off.
+//! output columns directly instead of `rows()`; SDK telemetry is off. Real Milvus (standalone
+//! 2.3.5, cluster) only reads loaded collections and only loads indexed ones, while Milvus Lite
+//! reads any: a read refused with "collection not loaded" loads the collection (building the
+//! configured index first if it has none) and is tried once more (`read_loaded`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -769,6 +772,33 @@ impl MilvusStore {
         Ok(resp.state())
     }
 
+    /// Runs a read RPC. Real Milvus refuses to read a collection that is not loaded (code 101,
+    /// e.g. a new collection, or one released), and loads only a collection with an index;
+    /// Milvus Lite reads any. So on that refusal: load the collection, first building the
+    /// configured index if there is none (the same index `build_index_and_load` makes after
+    /// an ingest), and try once more.
+    async fn read_loaded<T, F, Fut>(&self, op: &'static str, rpc: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ::milvus::v2::error::Result<T>>,
+    {
+        match rpc().await {
+            Err(e) if is_not_loaded(&e) => {
+                let collection = &self.cfg.collection;
+                if self.describe_vector_index().await?.is_some() {
+                    tracing::info!(%collection, "collection not loaded; loading it");
+                    self.load().await?;
+                } else {
+                    tracing::info!(%collection, "collection not loaded and has no index; \
+                        building the index, then loading it");
+                    self.build_index_and_load().await?;
+                }
+                rpc().await.map_err(self.err(op))
+            }
+            r => r.map_err(self.err(op)),
+        }
+    }
+
     /// Number of rows (`count(*)`, strong consistency).
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.count_where("").await
@@ -784,7 +814,9 @@ impl MilvusStore {
                 .consistency_level(ConsistencyLevel::Strong)
                 .build(),
         )?;
-        let resp = self.client.query(req).await.map_err(self.err("count"))?;
+        let resp = self
+            .read_loaded("count", || self.client.query(req.clone()))
+            .await?;
         let results = resp.results();
         let n = results
             .get_output_field("count(*)")
@@ -823,7 +855,9 @@ impl MilvusStore {
                 .extra_params(extra)
                 .build(),
         )?;
-        let resp = self.client.search(req).await.map_err(self.err("search"))?;
+        let resp = self
+            .read_loaded("search", || self.client.search(req.clone()))
+            .await?;
         let Some(result) = resp.results().iter().next() else {
             return Ok(Vec::new());
         };
@@ -888,7 +922,9 @@ impl MilvusStore {
                 .consistency_level(ConsistencyLevel::Strong)
                 .build(),
         )?;
-        let resp = self.client.query(req).await.map_err(self.err(op))?;
+        let resp = self
+            .read_loaded(op, || self.client.query(req.clone()))
+            .await?;
         let results = resp.results().clone();
         if results.get_row_count() == 0 {
             return Ok(None);
@@ -982,10 +1018,8 @@ impl MilvusStore {
                     .build(),
             )?;
             let resp = self
-                .client
-                .query(req)
-                .await
-                .map_err(self.err("list_indexed"))?;
+                .read_loaded("list_indexed", || self.client.query(req.clone()))
+                .await?;
             let results = resp.results();
             let ids = results
                 .get_output_field(ID_FIELD)
@@ -1131,6 +1165,17 @@ impl MilvusStore {
             .await
             .map_err(self.err("get_collection_stats"))?;
         Ok(resp.row_count().unwrap_or(0).max(0) as u64)
+    }
+}
+
+/// "collection not loaded" (Milvus code 101): real Milvus reads only loaded collections.
+fn is_not_loaded(e: &::milvus::v2::error::Error) -> bool {
+    match e {
+        ::milvus::v2::error::Error::Server(s) if s.code() == 101 => true,
+        other => other
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("collection not loaded"),
     }
 }
 

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Write models/testdata/preprocess/: cn_clip's preprocessing of real photos, for the Rust tests.
+
+cn_clip 1.6.0 (cn_clip/clip/utils.py) preprocesses an image with
+
+    Compose([Resize((224, 224), interpolation=InterpolationMode.BICUBIC),
+             _convert_to_rgb,            # image.convert('RGB')
+             ToTensor(),                 # uint8 HWC -> float CHW, / 255
+             Normalize(mean, std)])
+
+torchvision is not installed here (it needs torch), so this script reproduces the transform
+with Pillow, exactly as torchvision runs it on a PIL image:
+  - transforms.Resize((h, w), BICUBIC) -> functional.resize -> _functional_pil.resize, which is
+    `img.resize((w, h), Image.BICUBIC)` (a (h, w) tuple is used as given: no aspect ratio kept,
+    no crop; torchvision's `antialias` does not apply to PIL images, Pillow always filters over
+    the whole source footprint). Pillow's own rules apply inside `resize`: an RGBA/LA image is
+    resized premultiplied (RGBA -> RGBa -> resize -> RGBA), a 'P' or '1' image with NEAREST.
+  - _convert_to_rgb: `.convert('RGB')` (alpha dropped, no compositing on a background).
+  - ToTensor + Normalize are exact float arithmetic on the uint8 result, so the reference
+    stored here is that 224x224 RGB uint8 image (lossless PNG); the Rust test applies
+    `(v / 255 - mean) / std` to it and compares with shihua's tensor.
+The script checks that the installed cn_clip's `image_transform` still reads as above.
+
+Deliberate deviation, applied here too: shihua applies the EXIF orientation before anything
+else (phone photos must be upright), so each photo first goes through
+`ImageOps.exif_transpose`; cn_clip itself ignores EXIF orientation. None of the photos chosen
+below has an orientation other than 1 (the dataset has none), so this changes no pixel today.
+
+Photos are read from ../shared/datasets/photos (relative to the repository root; override
+with --photos). They are not copied: index.json records each source's sha256 and the Rust
+test checks it.
+
+Usage (from the repository root):
+    /tmp/models-venv/bin/python models/scripts/make_preprocess_refs.py
+Writes models/testdata/preprocess/<name>.png and models/testdata/preprocess/index.json.
+"""
+
+import argparse
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import PIL
+from PIL import Image, ImageOps
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.dirname(HERE)
+ROOT = os.path.dirname(MODELS)
+OUT_DIR = os.path.join(MODELS, "testdata", "preprocess")
+DEFAULT_PHOTOS = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "photos"))
+
+SIZE = 224
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+TOLERANCE = 0.02  # max |shihua - cn_clip| after normalisation, asserted by the Rust test
+MAX_TOTAL_BYTES = 3_000_000
+
+# (source file in the photos folder, why it is here)
+PHOTOS = [
+    # JPEG
+    ("lomiri-wallpapers-20.04__Kleiber_by_Lukas_Baubkus.jpg", "6K landscape JPEG (6028x3391), baseline 4:2:2, EXIF orientation tag = 1"),
+    ("lomiri-wallpapers-16.04__seeding_by_Clements_Engelhardt.jpg", "5.3K landscape progressive JPEG, 4:2:0"),
+    ("budgie-backgrounds__saturnian-profile.jpg", "very wide (2.4:1) 5K JPEG, strong squash"),
+    ("lomiri-wallpapers-16.04__Dragonfly_by_Bolly.jpg", "4K 4:3 progressive JPEG, 4:2:2"),
+    ("lomiri-wallpapers-16.04__Wine_by_Jakkub_Mede.jpg", "portrait progressive JPEG (2560x3837), 4:2:2"),
+    ("lomiri-wallpapers-16.04__friends_by_Aitzol_Berasategi.jpg", "portrait progressive JPEG (2056x3088), 4:2:0"),
+    ("plasma-workspace-wallpapers__Grey.jpg", "grayscale (L) JPEG, 2560x1600"),
+    ("plasma-workspace-wallpapers__Kite.jpg", "JPEG 4:4:4 with an ICC profile (ignored by both sides)"),
+    ("lomiri-wallpapers-16.04__Picture_1A_by_freespace.jpg", "progressive JPEG 4:4:4, 1365x1074"),
+    ("enlightenment-data__Bamboo.jpg", "1080p JPEG, 4:2:0"),
+    ("palapeli-data__panther-chameleon-female.jpg", "portrait progressive JPEG with ICC, 1306x1530"),
+    ("pypi-ultralytics__bus.jpg", "portrait JPEG, 810x1080"),
+    ("pypi-matplotlib__grace_hopper.jpg", "small portrait JPEG, 512x600"),
+    ("opencv-doc__hfs_000.jpg", "small JPEG 380x254, 4:4:4 (downscale by only 1.7x)"),
+    ("opencv-doc__hfs_001.jpg", "small JPEG 380x254, 4:2:0"),
+    # PNG
+    ("lxqt-themes__Valendas.png", "RGBA PNG 1920x1277 (alpha: Pillow resizes premultiplied)"),
+    ("opencv-doc__chicky_512.png", "RGBA PNG 512x512 with transparent background"),
+    ("lxqt-themes__flowers.png", "3K RGB PNG with ICC profile"),
+    ("opencv-doc__graf1.png", "RGB PNG 800x640"),
+    ("pypi-scikit-image__chelsea.png", "small RGB PNG 451x300"),
+    ("pypi-scikit-image__camera.png", "grayscale (L) PNG 512x512"),
+    ("pypi-scikit-image__coins.png", "grayscale (L) PNG 384x303"),
+    # WebP (all lossy VP8; the dataset has no lossless WebP)
+    ("gcompris-qt-data__animals_koala.webp", "portrait lossy WebP 768x1024"),
+    ("gcompris-qt-data__animals_bison.webp", "landscape lossy WebP 1024x768"),
+    ("gcompris-qt-data__details_FanoeWindmill_background.webp", "portrait lossy WebP 333x500"),
+    ("gcompris-qt-data__solar_earth.webp", "RGBA lossy WebP (VP8 + ALPH) 512x512, transparent corners"),
+    ("gcompris-qt-data__solar_saturn.webp", "RGBA lossy WebP 512x512, mostly transparent"),
+    ("gcompris-qt-data__catmonuments_greatWall.webp", "small lossy WebP 320x240"),
+    ("gcompris-qt-data__catmonuments_eiffelTower.webp", "180x320: width is UPscaled to 224"),
+    ("gcompris-qt-data__fishes_fish8.webp", "320x127: height is UPscaled to 224"),
+    ("gcompris-qt-data__tools_multimeter1.webp", "extended (VP8X) WebP with EXIF, orientation 1, 188x320"),
+]
+
+# Photos deliberately left out, with the reason (recorded in index.json).
+EXCLUDED = []
+
+EXPECTED_TRANSFORM = re.compile(
+    r"def image_transform\(image_size=224\):\s*"
+    r"transform = Compose\(\[\s*"
+    r"Resize\(\(image_size, image_size\), interpolation=InterpolationMode\.BICUBIC\),\s*"
+    r"_convert_to_rgb,\s*"
+    r"ToTensor\(\),\s*"
+    r"Normalize\(\(0\.48145466, 0\.4578275, 0\.40821073\), \(0\.26862954, 0\.26130258, 0\.27577711\)\),\s*"
+    r"\]\)\s*return transform"
+)
+EXPECTED_CONVERT = re.compile(r"def _convert_to_rgb\(image\):\s*return image\.convert\('RGB'\)")
+
+
+def check_cn_clip_transform():
+    """Fail unless the installed cn_clip's image_transform is the one reproduced here."""
+    spec = importlib.util.find_spec("cn_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(
+            "cn_clip is not installed: pip install --no-deps -r models/requirements-nodeps.txt"
+        )
+    path = os.path.join(list(spec.submodule_search_locations)[0], "clip", "utils.py")
+    with open(path, encoding="utf-8") as f:
+        src = f.read()
+    if not EXPECTED_TRANSFORM.search(src) or not EXPECTED_CONVERT.search(src):
+        raise SystemExit(f"{path}: image_transform / _convert_to_rgb differ from what this script reproduces")
+
+
+def cn_clip_preprocess(img):
+    """cn_clip's Resize((224,224), BICUBIC) + _convert_to_rgb on a PIL image, as torchvision runs it."""
+    img = ImageOps.exif_transpose(img)  # shihua's one deliberate deviation (see the module docstring)
+    resized = img.resize((SIZE, SIZE), Image.Resampling.BICUBIC)  # torchvision: img.resize(size[::-1], interpolation)
+    rgb = resized.convert("RGB")
+    # Fresh image: no info (ICC profile, EXIF, dpi) carried into the reference PNG.
+    return Image.frombytes("RGB", rgb.size, rgb.tobytes())
+
+
+def reference_name(source):
+    stem, ext = os.path.splitext(source)
+    return f"{stem}_{ext.lstrip('.').lower()}.png"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", default=DEFAULT_PHOTOS)
+    args = ap.parse_args()
+
+    check_cn_clip_transform()
+    Image.MAX_IMAGE_PIXELS = None  # the 6K photo is under Pillow's limit anyway; be explicit
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for old in os.listdir(OUT_DIR):
+        if old.endswith(".png"):
+            os.remove(os.path.join(OUT_DIR, old))
+
+    entries = []
+    total = 0
+    for source, note in PHOTOS:
+        path = os.path.join(args.photos, source)
+        with open(path, "rb") as f:
+            data = f.read()
+        img = Image.open(io.BytesIO(data))
+        orientation = img.getexif().get(0x0112)
+        entry = {
+            "source": source,
+            "reference": reference_name(source),
+            "format": img.format,
+            "mode": img.mode,
+            "width": img.width,
+            "height": img.height,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "exif_orientation": orientation,
+            "notes": note,
+        }
+        ref = cn_clip_preprocess(img)
+        out = os.path.join(OUT_DIR, entry["reference"])
+        ref.save(out, format="PNG", optimize=True)
+        # Lossless round trip.
+        back = np.asarray(Image.open(out).convert("RGB"))
+        assert back.shape == (SIZE, SIZE, 3) and np.array_equal(back, np.asarray(ref)), source
+        total += os.path.getsize(out)
+        entries.append(entry)
+        print(f"{source:62s} {img.format:4s} {img.mode:4s} {img.width:5d}x{img.height:<5d} -> {entry['reference']}")
+
+    formats = {e["format"] for e in entries}
+    modes = {e["mode"] for e in entries}
+    sides = [max(e["width"], e["height"]) for e in entries]
+    assert len(entries) >= 24, len(entries)
+    assert {"JPEG", "PNG", "WEBP"} <= formats, formats
+    assert {"RGB", "RGBA", "L"} <= modes, modes
+    assert min(sides) <= 320 and max(sides) >= 6000, (min(sides), max(sides))
+    assert any(e["height"] > e["width"] for e in entries) and any(e["width"] > e["height"] for e in entries)
+    assert len({e["reference"] for e in entries}) == len(entries)
+
+    index = {
+        "about": "cn_clip 1.6.0 image_transform (Resize((224,224), BICUBIC) + convert('RGB')) of real "
+                 "photos, stored as the 224x224 RGB uint8 image before ToTensor/Normalize. "
+                 "Made by models/scripts/make_preprocess_refs.py; read by server/tests/preprocess_fidelity.rs.",
+        "deviation": "EXIF orientation is applied first (ImageOps.exif_transpose), as shihua does; "
+                     "cn_clip ignores it. No listed photo has an orientation other than 1.",
+        "photos_dir": "../shared/datasets/photos",
+        "cn_clip": "1.6.0",
+        "pillow": PIL.__version__,
+        "size": SIZE,
+        "mean": list(MEAN),
+        "std": list(STD),
+        "tolerance": TOLERANCE,
+        "not_in_dataset": "no 16-bit PNG, palette ('P') or 1-bit image, lossless WebP, or EXIF-rotated photo "
+                          "exists in ../shared/datasets/photos, so none is covered",
+        "excluded": EXCLUDED,
+        "entries": entries,
+    }
+    with open(os.path.join(OUT_DIR, "index.json"), "w", encoding="utf-8") as f:
+        json.dump(index, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    total += os.path.getsize(os.path.join(OUT_DIR, "index.json"))
+    print(f"{len(entries)} references, {total / 1e6:.2f} MB in {os.path.relpath(OUT_DIR, ROOT)}")
+    if total > MAX_TOTAL_BYTES:
+        print(f"total size over {MAX_TOTAL_BYTES} bytes", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
