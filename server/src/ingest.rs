@@ -227,8 +227,15 @@ pub async fn index_folder(
     opts: IndexOptions,
 ) -> anyhow::Result<IndexSummary> {
     let start = Instant::now();
-    store.ensure_collection(opts.recreate).await?;
     let (files, problems) = walk(&opts)?;
+    // A new collection gets a path field long enough for every path (never truncated).
+    if opts.recreate || !store.has_collection().await? {
+        let longest = files.iter().map(|p| p.as_os_str().len()).max().unwrap_or(0);
+        if let Some(limit) = store.fit_paths(longest) {
+            tracing::info!("the longest path is {longest} bytes: the filepath field holds {limit}");
+        }
+    }
+    store.ensure_collection(opts.recreate).await?;
     let mut summary = IndexSummary {
         found: files.len(),
         failed: problems,
@@ -251,7 +258,7 @@ pub async fn index_folder(
     );
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(opts.batch_size.max(1) * 2);
-    let max_path = store.config().path_max_len as usize;
+    let max_path = store.path_limit() as usize;
     let worker = {
         let encoder = encoder.clone();
         let encode_batch = opts.encode_batch.max(1);

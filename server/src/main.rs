@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use app::search::{clamp_k, SearchService};
 use clap::{Parser, Subcommand};
+use server::clip::fetch::{self, FetchOptions};
 use server::config::{Common, ServeArgs};
 use server::ingest::{self, IndexOptions};
 use server::service::Shihua;
@@ -69,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         action: CollectionCmd,
     },
+    /// Download real model weights, or list the models and whether their files are here.
+    Models {
+        #[command(subcommand)]
+        action: ModelsCmd,
+    },
     /// Print the normalised embedding of a text or a picture as a JSON array.
     Embed {
         #[arg(long, conflicts_with = "image", required_unless_present = "image")]
@@ -76,6 +82,29 @@ enum Command {
         #[arg(long)]
         image: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// Download the model picked by --model (default ViT-B-16) over HTTPS, verify it and split
+    /// it into <model-dir>/<id>/image.onnx and text.onnx. Resumes an interrupted download.
+    Fetch {
+        /// Which weights: fp32, fp16 or int8 (the manifest lists them; default fp32).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Download from this server instead of Hugging Face (same <repo>/resolve/<rev>/<file>
+        /// layout). Default: SHIHUA_MODELS_BASE_URL, else the manifest's [download] base_url.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Keep the downloaded combined graph under <model-dir>/<id>/download/.
+        #[arg(long)]
+        keep_download: bool,
+        /// Replace image.onnx/text.onnx that fetch did not write, or fetch again.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Every model in the manifest: whether its files are here, and where they come from.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -100,7 +129,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(run(cli))
+    if let Err(e) = rt.block_on(run(cli)) {
+        // The whole chain of causes, without a backtrace: these messages are for people.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -171,6 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opened.close().await;
             result
         }
+        Command::Models { action } => models(&cfg, action).await,
         Command::Embed { text, image } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let v = match (text, image) {
@@ -188,6 +223,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None) => unreachable!("clap requires one"),
             };
             println!("{}", serde_json::to_string(&v)?);
+            Ok(())
+        }
+    }
+}
+
+async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
+    let (manifest, spec) = startup::model_spec(cfg)?;
+    match action {
+        ModelsCmd::List => {
+            print!("{}", fetch::format_statuses(&manifest, &cfg.model_dir));
+            Ok(())
+        }
+        ModelsCmd::Fetch {
+            variant,
+            base_url,
+            keep_download,
+            force,
+        } => {
+            let opts = FetchOptions {
+                variant,
+                base_url,
+                keep_download,
+                force,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                ..FetchOptions::new(&cfg.model_dir)
+            };
+            let report =
+                tokio::task::spawn_blocking(move || fetch::fetch_model(&manifest, &spec, &opts))
+                    .await??;
+            println!("{report}");
             Ok(())
         }
     }

@@ -282,3 +282,35 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
     assert_one_row_per_photo(&s, &photos).await;
     milvus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_longer_than_200_bytes_are_stored_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 古道西风瘦马 is 18 bytes in UTF-8: twelve levels make a path of well over 200 bytes.
+    let mut dir = tmp.path().join("photos");
+    for i in 0..12 {
+        dir = dir.join(format!("古道西风瘦马{i}"));
+    }
+    let photos = copy_demo(&dir, 2);
+    let longest = photos
+        .iter()
+        .map(|p| p.canonicalize().unwrap().as_os_str().len())
+        .max()
+        .unwrap();
+    assert!(longest > 200, "test path is only {longest} bytes");
+    let milvus = TestMilvus::start(
+        "paths_longer_than_200_bytes_are_stored_whole",
+        &tmp.path().join("db/m.db"),
+    )
+    .await;
+    let summary = run_index(&milvus, &tmp.path().join("photos"), &[]);
+    assert_eq!(line_value(&summary, "indexed:"), 2, "{summary}");
+    assert_eq!(line_value(&summary, "failed:"), 0, "{summary}");
+    let s = store(&milvus).await;
+    assert_one_row_per_photo(&s, &photos).await;
+    assert!(s.describe().await.unwrap().path_max_len as usize >= longest);
+    // Re-running reads the raised limit back from the schema and skips both photos.
+    let again = run_index(&milvus, &tmp.path().join("photos"), &[]);
+    assert_eq!(line_value(&again, "unchanged (skipped):"), 2, "{again}");
+    milvus.stop().await;
+}

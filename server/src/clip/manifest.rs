@@ -1,7 +1,9 @@
 //! The model manifest (`models/manifest.toml`): which Chinese-CLIP models exist, their
 //! embedding dim, input size, text length and preprocessing constants, and where their
-//! files live under the model directory. Everything else reads these facts from here.
+//! files live under the model directory, and where `shihua models fetch` downloads them from.
+//! Everything else reads these facts from here.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -12,8 +14,85 @@ use super::ClipError;
 pub struct Manifest {
     pub preprocess: PreprocessConsts,
     pub tokenizer: TokenizerSpec,
+    /// Where model files are downloaded from (`[download]`; optional).
+    #[serde(default)]
+    pub download: DownloadSpec,
     #[serde(rename = "model")]
     pub models: Vec<ModelSpec>,
+}
+
+/// The environment variable that overrides `[download] base_url`.
+pub const BASE_URL_ENV: &str = "SHIHUA_MODELS_BASE_URL";
+/// Hugging Face, whose `<repo>/resolve/<revision>/<file>` layout the sources use.
+pub const DEFAULT_BASE_URL: &str = "https://huggingface.co";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DownloadSpec {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+}
+
+impl Default for DownloadSpec {
+    fn default() -> Self {
+        Self {
+            base_url: default_base_url(),
+        }
+    }
+}
+
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.to_string()
+}
+
+fn default_revision() -> String {
+    "main".to_string()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a model's weights are published (`[model.source]`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct SourceSpec {
+    /// Hub repository, e.g. `Xenova/chinese-clip-vit-base-patch16`.
+    pub repo: String,
+    /// Branch, tag or commit (`main` unless pinned).
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    /// False when the repository has no ONNX export (PyTorch weights only): the model must be
+    /// exported with models/export instead of fetched.
+    #[serde(default = "yes")]
+    pub onnx: bool,
+    /// The variant fetched when none is asked for (else `fp32`, else the first).
+    #[serde(default)]
+    pub default_variant: Option<String>,
+    /// Variant name (`fp32`, `fp16`, `int8`) -> the combined (both towers) ONNX file.
+    #[serde(default)]
+    pub variants: BTreeMap<String, VariantFile>,
+}
+
+/// One downloadable file, with optional pins checked after download.
+#[derive(Clone, Debug, Deserialize)]
+pub struct VariantFile {
+    /// Path inside the repository, e.g. `onnx/model.onnx`.
+    pub file: String,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Lower-case hex SHA-256.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+impl SourceSpec {
+    /// The variant fetched by default.
+    pub fn default_variant_name(&self) -> Option<&str> {
+        self.default_variant
+            .as_deref()
+            .or_else(|| self.variants.get_key_value("fp32").map(|(k, _)| k.as_str()))
+            .or_else(|| self.variants.keys().next().map(String::as_str))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -40,6 +119,9 @@ pub struct ModelSpec {
     pub image_size: u32,
     #[serde(default)]
     pub text_tower: String,
+    /// Where to download it (`[model.source]`); none for models only an export can make.
+    #[serde(default)]
+    pub source: Option<SourceSpec>,
 }
 
 /// Resolved file locations of one model.
@@ -61,7 +143,42 @@ impl Manifest {
         if m.models.is_empty() {
             return Err(err("no [[model]] entries".into()));
         }
+        for model in &m.models {
+            let Some(src) = &model.source else { continue };
+            let id = &model.id;
+            if src.onnx && src.variants.is_empty() {
+                return Err(err(format!(
+                    "model {id}: [model.source] has onnx = true but no variants"
+                )));
+            }
+            if let Some(d) = &src.default_variant {
+                if !src.variants.contains_key(d) {
+                    return Err(err(format!(
+                        "model {id}: default_variant {d:?} is not among its variants"
+                    )));
+                }
+            }
+            for (name, v) in &src.variants {
+                if let Some(h) = &v.sha256 {
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(err(format!(
+                            "model {id}, variant {name}: sha256 {h:?} is not 64 hex digits"
+                        )));
+                    }
+                }
+            }
+        }
         Ok(m)
+    }
+
+    /// The download base URL: `SHIHUA_MODELS_BASE_URL` if set (and not empty), else
+    /// `[download] base_url`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        let url = std::env::var(BASE_URL_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| self.download.base_url.clone());
+        url.trim().trim_end_matches('/').to_string()
     }
 
     /// The model marked `default = true` (ViT-B-16).
@@ -99,15 +216,24 @@ impl Manifest {
         if missing.is_empty() {
             return Ok(files);
         }
+        let fetch = match &model.source {
+            Some(src) if src.onnx => format!(
+                "Download them with `shihua models fetch --model {id}` (from {repo} on Hugging \
+                 Face; it splits the combined graph into the two files), or ",
+                id = model.id,
+                repo = src.repo
+            ),
+            _ => String::new(),
+        };
         Err(ClipError::ModelFilesMissing(format!(
             "The {id} model files are not there: {list}. shihua needs the Chinese-CLIP {id} \
              weights as two ONNX graphs (image.onnx: pixel_values [N,3,{s},{s}] -> [N,{d}]; \
-             text.onnx: input_ids [N,L] -> [N,{d}]) in {dir}. No model hub is reachable from \
-             here, so bring them yourself: export them from the official checkpoint with \
-             models/export (cn_clip + torch), or copy an existing export into {dir}, or point \
-             --model-dir / SHIHUA_MODEL_DIR at a folder that has {id}/image.onnx and \
-             {id}/text.onnx plus tokenizer.json. To try the whole app without real weights, run \
-             `make run MODEL=fixture` (random weights: the results are not meaningful).",
+             text.onnx: input_ids [N,L] -> [N,{d}]) in {dir}. {fetch}export them from the \
+             official checkpoint with models/export/export.py (cn_clip + torch), or copy an \
+             existing export into {dir}, or point --model-dir / SHIHUA_MODEL_DIR at a folder \
+             that has {id}/image.onnx and {id}/text.onnx plus tokenizer.json. To try the whole \
+             app without real weights, run `make run MODEL=fixture` (random weights: the \
+             results are not meaningful).",
             id = model.id,
             list = missing.join(", "),
             s = model.image_size,
@@ -147,6 +273,52 @@ mod tests {
     }
 
     #[test]
+    fn sources_name_the_hub_repos() {
+        let m = manifest();
+        assert_eq!(m.download.base_url, DEFAULT_BASE_URL);
+        let b16 = m.find("ViT-B-16").unwrap().source.as_ref().expect("source");
+        assert_eq!(b16.repo, "Xenova/chinese-clip-vit-base-patch16");
+        assert_eq!(b16.revision, "main");
+        assert!(b16.onnx);
+        assert_eq!(b16.default_variant_name(), Some("fp32"));
+        for (variant, file) in [
+            ("fp32", "onnx/model.onnx"),
+            ("fp16", "onnx/model_fp16.onnx"),
+            ("int8", "onnx/model_quantized.onnx"),
+        ] {
+            assert_eq!(b16.variants[variant].file, file);
+        }
+        for (id, repo) in [
+            ("ViT-L-14", "OFA-Sys/chinese-clip-vit-large-patch14"),
+            (
+                "ViT-L-14-336",
+                "OFA-Sys/chinese-clip-vit-large-patch14-336px",
+            ),
+        ] {
+            let src = m.find(id).unwrap().source.as_ref().expect("source");
+            assert_eq!(src.repo, repo);
+            assert!(!src.onnx, "{id} has no ONNX export to download");
+        }
+        assert!(m.find("fixture").unwrap().source.is_none());
+    }
+
+    #[test]
+    fn bad_pins_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.toml");
+        let base = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"),
+        )
+        .unwrap();
+        let extra = "\n[[model]]\nid = \"x\"\nembed_dim = 4\nimage_size = 8\n\
+                     [model.source]\nrepo = \"a/b\"\n\
+                     [model.source.variants]\nfp32 = { file = \"m.onnx\", sha256 = \"abc\" }\n";
+        std::fs::write(&path, format!("{base}{extra}")).unwrap();
+        let err = Manifest::load(&path).unwrap_err().to_string();
+        assert!(err.contains("64 hex digits"), "{err}");
+    }
+
+    #[test]
     fn unknown_model_lists_the_known_ones() {
         let err = manifest().find("ViT-X").unwrap_err().to_string();
         assert!(err.contains("ViT-B-16") && err.contains("ViT-X"), "{err}");
@@ -162,5 +334,15 @@ mod tests {
             .to_string();
         assert!(err.contains("make run MODEL=fixture"), "{err}");
         assert!(err.contains("image.onnx"), "{err}");
+        assert!(
+            err.contains("shihua models fetch --model ViT-B-16"),
+            "{err}"
+        );
+        let l14 = m.find("ViT-L-14").unwrap();
+        let err = m.files(l14, dir.path()).unwrap_err().to_string();
+        assert!(
+            !err.contains("models fetch") && err.contains("models/export"),
+            "{err}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod encoder;
 pub mod error;
+pub mod fetch;
 pub mod manifest;
+pub mod onnx_split;
 pub mod preprocess;
 pub mod runtime;
 pub mod tokenize;

@@ -226,6 +226,9 @@ pub struct MilvusStore {
     cfg: StoreConfig,
     /// Milvus Lite says concurrent writes to one collection are unsafe: inserts take this lock.
     write_lock: Mutex<()>,
+    /// Longest file path (bytes) the collection takes: `cfg.path_max_len` until a collection
+    /// is opened (then its schema's) or raised for a new collection (`fit_paths`).
+    path_limit: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for MilvusStore {
@@ -252,6 +255,7 @@ impl MilvusStore {
                         client,
                         cfg: cfg.clone(),
                         write_lock: Mutex::new(()),
+                        path_limit: std::sync::atomic::AtomicU32::new(cfg.path_max_len),
                     };
                     match store.ping().await {
                         Ok(()) => return Ok(store),
@@ -304,10 +308,12 @@ impl MilvusStore {
             ..StoreConfig::default()
         };
         let client = Self::connect_once(&cfg, timeout).await?;
+        let path_limit = std::sync::atomic::AtomicU32::new(cfg.path_max_len);
         let store = MilvusStore {
             client,
             cfg,
             write_lock: Mutex::new(()),
+            path_limit,
         };
         store.ping().await
     }
@@ -338,6 +344,25 @@ impl MilvusStore {
             .await
             .map_err(self.err("has_collection"))?;
         Ok(resp.exists())
+    }
+
+    /// Longest file path in bytes that the collection accepts.
+    pub fn path_limit(&self) -> u32 {
+        self.path_limit.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Before a collection is created: make its path field long enough for `longest` bytes
+    /// (never shorter than configured, at most VARCHAR's 65,535), so long paths are stored
+    /// whole rather than truncated or refused. Returns the new limit if it was raised.
+    pub fn fit_paths(&self, longest: usize) -> Option<u32> {
+        let longest = u32::try_from(longest).unwrap_or(u32::MAX).min(65_535);
+        if longest <= self.path_limit() {
+            return None;
+        }
+        let raised = longest.div_ceil(64).saturating_mul(64).min(65_535);
+        self.path_limit
+            .store(raised, std::sync::atomic::Ordering::Relaxed);
+        Some(raised)
     }
 
     /// The description written into new collections.
@@ -395,7 +420,7 @@ impl MilvusStore {
                     .name(&self.cfg.path_field)
                     .description("file path")
                     .data_type(DataType::VarChar)
-                    .max_length(self.cfg.path_max_len),
+                    .max_length(self.path_limit()),
             );
         let req = self.req(
             "create_collection",
@@ -461,11 +486,19 @@ impl MilvusStore {
             });
         };
         let path = fields.iter().find(|f| f.get_name() == self.cfg.path_field);
-        if !path.is_some_and(|f| f.get_data_type() == DataType::VarChar) {
-            return Err(StoreError::SchemaMismatch {
-                collection,
-                detail: format!("no VARCHAR field '{}'", self.cfg.path_field),
-            });
+        match path.filter(|f| f.get_data_type() == DataType::VarChar) {
+            Some(f) => {
+                if f.get_max_length() > 0 {
+                    self.path_limit
+                        .store(f.get_max_length(), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            None => {
+                return Err(StoreError::SchemaMismatch {
+                    collection,
+                    detail: format!("no VARCHAR field '{}'", self.cfg.path_field),
+                });
+            }
         }
         let pk = fields.iter().find(|f| f.is_primary_key());
         if !pk.is_some_and(|f| f.get_name() == ID_FIELD && f.get_data_type() == DataType::Int64) {
@@ -516,11 +549,11 @@ impl MilvusStore {
     fn check_row(&self, row: &NewRow) -> Result<(), StoreError> {
         self.check_vector(&row.vector)?;
         let len = row.filepath.len();
-        if len > self.cfg.path_max_len as usize {
+        if len > self.path_limit() as usize {
             return Err(StoreError::PathTooLong {
                 path: row.filepath.clone(),
                 len,
-                max: self.cfg.path_max_len,
+                max: self.path_limit(),
             });
         }
         if row.filepath.is_empty() {

@@ -1,0 +1,1013 @@
+//! `shihua models fetch` and `shihua models list`: getting real Chinese-CLIP weights.
+//!
+//! A model's `[model.source]` in `models/manifest.toml` names a hub repository, a revision and,
+//! per variant (`fp32`, `fp16`, `int8`), one ONNX file holding both towers. Fetching it:
+//!
+//! 1. downloads `<base_url>/<repo>/resolve/<revision>/<file>` over HTTPS (ureq + rustls; the
+//!    base URL is Hugging Face unless `SHIHUA_MODELS_BASE_URL` or `--base-url` says otherwise)
+//!    into `<model-dir>/<id>/download/<name>.part`, with a progress bar. A `.part` left by an
+//!    interrupted run is resumed with an HTTP `Range` request (guarded by `If-Range` with the
+//!    first response's strong ETag, so a file that changed upstream restarts from zero);
+//! 2. checks the size (the pinned one, else the one the server announced) and, when the
+//!    manifest pins it, the SHA-256; a file that fails is deleted and nothing is installed.
+//!    The SHA-256 it computed is reported so an unpinned file can be pinned;
+//! 3. renames the `.part` into place (atomic, same folder);
+//! 4. splits the combined graph ([`super::onnx_split`]) into `image.onnx` (`pixel_values` →
+//!    `image_embeds`) and `text.onnx` (`input_ids` → `text_embeds`, attention mask computed
+//!    inside), written to temporary names and renamed into place, so a text query never runs
+//!    the vision tower;
+//! 5. records what it installed in `<model-dir>/<id>/source.json` (a re-run with the same
+//!    source does nothing) and removes the download unless asked to keep it.
+//!
+//! Only the ONNX file is downloaded: `models/tokenizer.json` (built from cn_clip's vocab) stays
+//! the tokenizer. Models published only as PyTorch weights (`onnx = false`) and models with no
+//! source are refused with a message that points to `models/export`.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use super::manifest::{Manifest, ModelSpec, SourceSpec, VariantFile};
+use super::onnx_split;
+
+/// What went wrong, phrased so the user knows what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(
+        "{id} is the committed random-weight fixture (models/fixture/); there is nothing to \
+         fetch. Real weights: `shihua models fetch --model ViT-B-16`"
+    )]
+    Fixture { id: String },
+    #[error(
+        "no download source is known for {id} (no [model.source] in models/manifest.toml). \
+         Export it from the official cn_clip checkpoint with models/export: \
+         `python models/export/export.py --model {id} --checkpoint <cn_clip .pt> --out {dir}` \
+         writes {dir}/image.onnx and {dir}/text.onnx (or copy an existing export there)"
+    )]
+    NoSource { id: String, dir: PathBuf },
+    #[error(
+        "{id} is published only as PyTorch weights ({repo} has no ONNX export), so there is \
+         nothing to download and split. Export it with models/export (cn_clip + torch): \
+         `python models/export/export.py --model {id} --checkpoint <cn_clip .pt> --out {dir}` \
+         writes {dir}/image.onnx and {dir}/text.onnx; `shihua models list` then shows it \
+         installed"
+    )]
+    ExportRequired {
+        id: String,
+        repo: String,
+        dir: PathBuf,
+    },
+    #[error("{id} has no variant {variant:?} in models/manifest.toml; available: {known}")]
+    UnknownVariant {
+        id: String,
+        variant: String,
+        known: String,
+    },
+    #[error(
+        "{dir} already holds image.onnx and text.onnx that `shihua models fetch` did not write \
+         (an export?). Run again with --force to replace them with {what}"
+    )]
+    WouldOverwrite { dir: PathBuf, what: String },
+    #[error(
+        "could not download {url}: {reason}. Check the network connection (HTTPS_PROXY is \
+         honoured) or point SHIHUA_MODELS_BASE_URL at a mirror; run the command again to \
+         resume"
+    )]
+    Network { url: String, reason: String },
+    #[error("{url} answered HTTP {status}. {hint}")]
+    Http {
+        url: String,
+        status: u16,
+        hint: String,
+    },
+    #[error(
+        "the download of {url} stopped after {got} of {expected} bytes ({reason}). The partial \
+         file {part} is kept: run the same command again to resume it"
+    )]
+    Interrupted {
+        url: String,
+        got: u64,
+        expected: String,
+        reason: String,
+        part: PathBuf,
+    },
+    #[error(
+        "{url}: {got} bytes, but {expected} were expected ({why}). The download was deleted \
+         and nothing was installed. If the file changed upstream on purpose, update `size` in \
+         models/manifest.toml; otherwise run the command again"
+    )]
+    SizeMismatch {
+        url: String,
+        got: u64,
+        expected: u64,
+        why: String,
+    },
+    #[error(
+        "{url}: its sha256 is {got}, but models/manifest.toml pins {expected}. The download \
+         was deleted and nothing was installed. Run the command again; if it keeps happening \
+         the file changed upstream (or a proxy serves another file): check it, then update \
+         the pin"
+    )]
+    ChecksumMismatch {
+        url: String,
+        expected: String,
+        got: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot split {path} into an image graph and a text graph: {reason}. shihua expects \
+         the Hugging Face Chinese-CLIP export (one graph; inputs input_ids, attention_mask, \
+         pixel_values; outputs text_embeds, image_embeds). Use models/export to make the two \
+         graphs instead"
+    )]
+    Split { path: PathBuf, reason: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a downloaded file must match (from the manifest).
+#[derive(Clone, Debug, Default)]
+pub struct Pin {
+    pub size: Option<u64>,
+    /// Lower-case hex.
+    pub sha256: Option<String>,
+}
+
+impl From<&VariantFile> for Pin {
+    fn from(v: &VariantFile) -> Self {
+        Self {
+            size: v.size,
+            sha256: v.sha256.as_ref().map(|s| s.to_ascii_lowercase()),
+        }
+    }
+}
+
+/// A completed, verified download.
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    /// Bytes that were already in the `.part` file and were not downloaded again.
+    pub resumed_from: u64,
+}
+
+/// `<dest>.part`: where `dest` is downloaded before it is verified and renamed.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn etag_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part.etag");
+    PathBuf::from(s)
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn agent_for(url: &str) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(format!("shihua/{}", env!("CARGO_PKG_VERSION")))
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(60)));
+    if is_loopback(url) {
+        // A local mirror (or the tests' server) never goes through HTTPS_PROXY.
+        config = config.proxy(None);
+    }
+    config.build().into()
+}
+
+fn http_hint(status: u16) -> String {
+    match status {
+        404 => "The file is not there: check repo, revision and file for this model in \
+                models/manifest.toml, and the base URL (SHIHUA_MODELS_BASE_URL)"
+            .into(),
+        401 | 403 => "Access was refused: the repository may be gated or private. Download \
+                      the file yourself and place it where the message of a re-run says, or \
+                      use a mirror (SHIHUA_MODELS_BASE_URL)"
+            .into(),
+        429 | 500..=599 => "The server is busy or failing: try again later (the download \
+                          resumes where it stopped)"
+            .into(),
+        _ => "Unexpected answer: try again later, or use a mirror (SHIHUA_MODELS_BASE_URL)".into(),
+    }
+}
+
+/// `Content-Range: bytes <start>-<end>/<total>` (or `bytes */<total>`) → (start, total).
+fn parse_content_range(v: &str) -> (Option<u64>, Option<u64>) {
+    let v = v.trim();
+    let Some(rest) = v.strip_prefix("bytes") else {
+        return (None, None);
+    };
+    let rest = rest.trim();
+    let (range, total) = rest.split_once('/').unwrap_or((rest, "*"));
+    let start = range.split('-').next().and_then(|s| s.trim().parse().ok());
+    (start, total.trim().parse().ok())
+}
+
+fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<u64, FetchError> {
+    let mut f = File::open(path).map_err(io_err(path))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(io_err(path))?;
+        if k == 0 {
+            return Ok(n);
+        }
+        hasher.update(&buf[..k]);
+        n += k as u64;
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    let _ = fs::remove_file(path);
+}
+
+enum Step {
+    /// The `.part` holds the whole file; the hasher, if any, has seen all of it; the first
+    /// `resumed_from` bytes were there before this call.
+    Complete {
+        hasher: Option<Sha256>,
+        resumed_from: u64,
+    },
+    /// The `.part` cannot be continued: delete it and start over.
+    Restart,
+}
+
+fn progress_bar(progress: bool, total: Option<u64>, name: &str) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::no_length(),
+    };
+    let template = if total.is_some() {
+        "{msg} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
+    } else {
+        "{msg} [{elapsed_precise}] {spinner} {bytes} {bytes_per_sec}"
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
+    bar.set_message(name.to_string());
+    bar
+}
+
+fn download_once(
+    agent: &ureq::Agent,
+    url: &str,
+    dest: &Path,
+    pin: &Pin,
+    progress: bool,
+) -> Result<Step, FetchError> {
+    let part = part_path(dest);
+    let etag_file = etag_path(dest);
+    let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    if let Some(size) = pin.size {
+        if have > size {
+            return Ok(Step::Restart);
+        }
+        if have == size && have > 0 {
+            return Ok(Step::Complete {
+                hasher: None,
+                resumed_from: have,
+            });
+        }
+    }
+
+    let mut req = agent.get(url);
+    if have > 0 {
+        req = req.header("Range", format!("bytes={have}-"));
+        if let Ok(tag) = fs::read_to_string(&etag_file) {
+            let tag = tag.trim();
+            if !tag.is_empty() {
+                req = req.header("If-Range", tag);
+            }
+        }
+    }
+    let mut resp = req.call().map_err(|e| FetchError::Network {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_range = header("content-range");
+    let etag = header("etag");
+    let (start, total) = match status {
+        206 if have > 0 => {
+            let (start, total) = content_range
+                .as_deref()
+                .map(parse_content_range)
+                .unwrap_or((None, None));
+            if start != Some(have) {
+                return Ok(Step::Restart);
+            }
+            (have, total)
+        }
+        200 | 206 => (0, resp.body().content_length()),
+        416 if have > 0 => {
+            // Nothing left to send: the part may already be whole.
+            let (_, total) = content_range
+                .as_deref()
+                .map(parse_content_range)
+                .unwrap_or((None, None));
+            return Ok(if total == Some(have) {
+                Step::Complete {
+                    hasher: None,
+                    resumed_from: have,
+                }
+            } else {
+                Step::Restart
+            });
+        }
+        _ => {
+            return Err(FetchError::Http {
+                url: url.to_string(),
+                status,
+                hint: http_hint(status),
+            })
+        }
+    };
+    let expected = pin.size.or(total);
+    if let (Some(p), Some(t)) = (pin.size, total) {
+        if p != t {
+            remove_quietly(&part);
+            return Err(FetchError::SizeMismatch {
+                url: url.to_string(),
+                got: t,
+                expected: p,
+                why: "the size the server announces differs from the pinned size".into(),
+            });
+        }
+    }
+
+    let mut hasher = Sha256::new();
+    let mut file = if start == 0 {
+        // A fresh download: remember its validator for a later resume.
+        match etag.filter(|t| !t.starts_with("W/")) {
+            Some(t) => fs::write(&etag_file, t).map_err(io_err(&etag_file))?,
+            None => remove_quietly(&etag_file),
+        }
+        File::create(&part).map_err(io_err(&part))?
+    } else {
+        hash_file(&part, &mut hasher)?;
+        OpenOptions::new()
+            .append(true)
+            .open(&part)
+            .map_err(io_err(&part))?
+    };
+
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bar = progress_bar(progress, expected, &name);
+    bar.set_position(start);
+    let mut reader = resp.body_mut().as_reader();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = start;
+    let read_error = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => {
+                file.write_all(&buf[..n]).map_err(io_err(&part))?;
+                hasher.update(&buf[..n]);
+                got += n as u64;
+                bar.inc(n as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    bar.finish_and_clear();
+    file.flush().map_err(io_err(&part))?;
+    file.sync_all().map_err(io_err(&part))?;
+    drop(file);
+
+    let expected_text = expected.map_or_else(|| "an unknown number of".into(), |e| e.to_string());
+    if let Some(reason) = read_error {
+        return Err(FetchError::Interrupted {
+            url: url.to_string(),
+            got,
+            expected: expected_text,
+            reason,
+            part,
+        });
+    }
+    match expected {
+        Some(e) if got < e => Err(FetchError::Interrupted {
+            url: url.to_string(),
+            got,
+            expected: expected_text,
+            reason: "the connection closed early".into(),
+            part,
+        }),
+        Some(e) if got > e => {
+            remove_quietly(&part);
+            remove_quietly(&etag_file);
+            Err(FetchError::SizeMismatch {
+                url: url.to_string(),
+                got,
+                expected: e,
+                why: "the server sent more than it announced".into(),
+            })
+        }
+        _ => Ok(Step::Complete {
+            hasher: Some(hasher),
+            resumed_from: start,
+        }),
+    }
+}
+
+/// Download `url` to `dest`: resume `<dest>.part` if there is one, check `pin`, then rename
+/// into place. On a checksum or size failure the partial file is deleted and `dest` is not
+/// touched; on an interruption it is kept for the next call to resume.
+pub fn download(
+    url: &str,
+    dest: &Path,
+    pin: &Pin,
+    progress: bool,
+) -> Result<Downloaded, FetchError> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    let part = part_path(dest);
+    let agent = agent_for(url);
+    let mut restarted = false;
+    let (hasher, resumed_from) = loop {
+        match download_once(&agent, url, dest, pin, progress)? {
+            Step::Complete {
+                hasher,
+                resumed_from,
+            } => break (hasher, resumed_from),
+            Step::Restart if !restarted => {
+                tracing::info!("{} cannot be resumed; downloading it again", part.display());
+                remove_quietly(&part);
+                remove_quietly(&etag_path(dest));
+                restarted = true;
+            }
+            Step::Restart => {
+                return Err(FetchError::Http {
+                    url: url.to_string(),
+                    status: 416,
+                    hint: "The server does not serve the file consistently; try again later".into(),
+                })
+            }
+        }
+    };
+    let hasher = match hasher {
+        Some(h) => h,
+        None => {
+            let mut h = Sha256::new();
+            hash_file(&part, &mut h)?;
+            h
+        }
+    };
+    let size = fs::metadata(&part).map_err(io_err(&part))?.len();
+    let sha256 = hex::encode(hasher.finalize());
+    if let Some(expected) = pin.size {
+        if size != expected {
+            remove_quietly(&part);
+            remove_quietly(&etag_path(dest));
+            return Err(FetchError::SizeMismatch {
+                url: url.to_string(),
+                got: size,
+                expected,
+                why: "pinned in models/manifest.toml".into(),
+            });
+        }
+    }
+    if let Some(expected) = &pin.sha256 {
+        if &sha256 != expected {
+            remove_quietly(&part);
+            remove_quietly(&etag_path(dest));
+            return Err(FetchError::ChecksumMismatch {
+                url: url.to_string(),
+                expected: expected.clone(),
+                got: sha256,
+            });
+        }
+    }
+    fs::rename(&part, dest).map_err(io_err(dest))?;
+    remove_quietly(&etag_path(dest));
+    sync_dir(dest);
+    Ok(Downloaded {
+        path: dest.to_path_buf(),
+        size,
+        sha256,
+        resumed_from,
+    })
+}
+
+/// Make a rename in `path`'s folder durable (best effort).
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// How to fetch.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// The model folder (`--model-dir`): files go to `<model_dir>/<id>/`.
+    pub model_dir: PathBuf,
+    /// `fp32`, `fp16`, `int8`…; `None`: the source's default variant.
+    pub variant: Option<String>,
+    /// Overrides `SHIHUA_MODELS_BASE_URL` and the manifest's `[download] base_url`.
+    pub base_url: Option<String>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Keep the downloaded combined graph under `<model_dir>/<id>/download/`.
+    pub keep_download: bool,
+    /// Replace image.onnx/text.onnx that fetch did not write, and redo an installed fetch.
+    pub force: bool,
+}
+
+impl FetchOptions {
+    pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            model_dir: model_dir.into(),
+            variant: None,
+            base_url: None,
+            progress: false,
+            keep_download: false,
+            force: false,
+        }
+    }
+}
+
+/// What `fetch_model` did.
+#[derive(Clone, Debug)]
+pub struct FetchReport {
+    pub model: String,
+    pub variant: String,
+    pub url: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The manifest pins the sha256 (and it matched).
+    pub sha256_pinned: bool,
+    /// Bytes reused from an earlier interrupted download.
+    pub resumed_from: u64,
+    pub image: PathBuf,
+    pub text: PathBuf,
+    /// The combined graph, when kept.
+    pub download: Option<PathBuf>,
+    /// Already installed from the same source: nothing was done.
+    pub already_installed: bool,
+}
+
+impl fmt::Display for FetchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.already_installed {
+            writeln!(
+                f,
+                "{} ({}) is already installed from {}",
+                self.model, self.variant, self.url
+            )?;
+        } else {
+            writeln!(
+                f,
+                "fetched {} ({}) from {}",
+                self.model, self.variant, self.url
+            )?;
+            if self.resumed_from > 0 {
+                writeln!(f, "resumed:    after {} bytes", self.resumed_from)?;
+            }
+        }
+        writeln!(f, "size:       {} bytes", self.size)?;
+        if self.sha256_pinned {
+            writeln!(f, "sha256:     {} (matches the pin)", self.sha256)?;
+        } else {
+            writeln!(
+                f,
+                "sha256:     {} (not pinned: add `sha256 = \"{}\"` and `size = {}` to this \
+                 variant in models/manifest.toml to pin it)",
+                self.sha256, self.sha256, self.size
+            )?;
+        }
+        writeln!(f, "image:      {}", self.image.display())?;
+        write!(f, "text:       {}", self.text.display())?;
+        if let Some(d) = &self.download {
+            write!(f, "\ndownload:   {} (kept)", d.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `<base>/<repo>/resolve/<revision>/<file>`.
+pub fn file_url(base_url: &str, source: &SourceSpec, file: &str) -> String {
+    format!(
+        "{}/{}/resolve/{}/{}",
+        base_url.trim_end_matches('/'),
+        source.repo.trim_matches('/'),
+        source.revision,
+        file.trim_start_matches('/')
+    )
+}
+
+const STAMP: &str = "source.json";
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Stamp {
+    repo: String,
+    revision: String,
+    variant: String,
+    file: String,
+    url: String,
+    size: u64,
+    sha256: String,
+    sha256_pinned: bool,
+}
+
+fn read_stamp(dir: &Path) -> Option<Stamp> {
+    let text = fs::read_to_string(dir.join(STAMP)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Which source and variant `spec` is fetched from, or why it cannot be.
+pub fn resolve_source<'a>(
+    spec: &'a ModelSpec,
+    model_dir: &Path,
+    variant: Option<&str>,
+) -> Result<(&'a SourceSpec, String, &'a VariantFile), FetchError> {
+    let dir = model_dir.join(&spec.id);
+    if spec.fixture {
+        return Err(FetchError::Fixture {
+            id: spec.id.clone(),
+        });
+    }
+    let Some(source) = &spec.source else {
+        return Err(FetchError::NoSource {
+            id: spec.id.clone(),
+            dir,
+        });
+    };
+    if !source.onnx {
+        return Err(FetchError::ExportRequired {
+            id: spec.id.clone(),
+            repo: source.repo.clone(),
+            dir,
+        });
+    }
+    let name = match variant {
+        Some(v) => v.to_string(),
+        None => source.default_variant_name().unwrap_or("fp32").to_string(),
+    };
+    let file = source
+        .variants
+        .get(&name)
+        .ok_or_else(|| FetchError::UnknownVariant {
+            id: spec.id.clone(),
+            variant: name.clone(),
+            known: source
+                .variants
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    Ok((source, name, file))
+}
+
+/// Download, verify and split `spec`'s combined ONNX graph into
+/// `<model_dir>/<id>/{image,text}.onnx`. Blocking (run it off an async runtime's threads).
+pub fn fetch_model(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
+    let (source, variant, file) = resolve_source(spec, &opts.model_dir, opts.variant.as_deref())?;
+    let base = opts
+        .base_url
+        .as_deref()
+        .map(|b| b.trim().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| manifest.base_url());
+    let url = file_url(&base, source, &file.file);
+    let pin = Pin::from(file);
+    let dir = opts.model_dir.join(&spec.id);
+    let image = dir.join("image.onnx");
+    let text = dir.join("text.onnx");
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    // Weights never belong in git.
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        fs::write(
+            &ignore,
+            "# written by `shihua models fetch`: downloaded weights\n*\n",
+        )
+        .map_err(io_err(&ignore))?;
+    }
+
+    let installed = image.is_file() && text.is_file();
+    let stamp = read_stamp(&dir);
+    if installed && !opts.force {
+        match &stamp {
+            Some(s)
+                if s.repo == source.repo
+                    && s.revision == source.revision
+                    && s.file == file.file
+                    && s.variant == variant
+                    && pin.sha256.as_ref().is_none_or(|p| *p == s.sha256) =>
+            {
+                return Ok(FetchReport {
+                    model: spec.id.clone(),
+                    variant,
+                    url,
+                    size: s.size,
+                    sha256: s.sha256.clone(),
+                    sha256_pinned: pin.sha256.is_some(),
+                    resumed_from: 0,
+                    image,
+                    text,
+                    download: None,
+                    already_installed: true,
+                });
+            }
+            Some(_) => {} // fetched from another variant or revision: replace it
+            None => {
+                return Err(FetchError::WouldOverwrite {
+                    dir,
+                    what: format!("{} {} ({variant})", source.repo, file.file),
+                })
+            }
+        }
+    }
+
+    let file_name = Path::new(&file.file)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "model.onnx".into());
+    let dest = dir.join("download").join(file_name);
+    let downloaded = if dest.is_file() {
+        // Kept by an earlier run (--keep-download): it was verified then; verify it again.
+        let mut h = Sha256::new();
+        let size = hash_file(&dest, &mut h)?;
+        let sha256 = hex::encode(h.finalize());
+        let ok =
+            pin.size.is_none_or(|s| s == size) && pin.sha256.as_ref().is_none_or(|p| *p == sha256);
+        if ok {
+            tracing::info!("using the earlier download {}", dest.display());
+            Downloaded {
+                path: dest.clone(),
+                size,
+                sha256,
+                resumed_from: 0,
+            }
+        } else {
+            remove_quietly(&dest);
+            tracing::info!("downloading {url}");
+            download(&url, &dest, &pin, opts.progress)?
+        }
+    } else {
+        tracing::info!("downloading {url}");
+        download(&url, &dest, &pin, opts.progress)?
+    };
+
+    // Install: stamp off first, so a crash halfway is never taken for a finished fetch.
+    remove_quietly(&dir.join(STAMP));
+    tracing::info!("splitting {} into image and text graphs", dest.display());
+    let image_tmp = dir.join("image.onnx.tmp");
+    let text_tmp = dir.join("text.onnx.tmp");
+    let origin = format!("{}@{} {}", source.repo, source.revision, file.file);
+    if let Err(e) = onnx_split::split_file(&dest, &image_tmp, &text_tmp, &origin) {
+        remove_quietly(&image_tmp);
+        remove_quietly(&text_tmp);
+        return Err(FetchError::Split {
+            path: dest,
+            reason: e.0,
+        });
+    }
+    fs::rename(&image_tmp, &image).map_err(io_err(&image))?;
+    fs::rename(&text_tmp, &text).map_err(io_err(&text))?;
+    let stamp = Stamp {
+        repo: source.repo.clone(),
+        revision: source.revision.clone(),
+        variant: variant.clone(),
+        file: file.file.clone(),
+        url: url.clone(),
+        size: downloaded.size,
+        sha256: downloaded.sha256.clone(),
+        sha256_pinned: pin.sha256.is_some(),
+    };
+    let stamp_tmp = dir.join("source.json.tmp");
+    let json = serde_json::to_string_pretty(&stamp).expect("stamp serialises");
+    fs::write(&stamp_tmp, json + "\n").map_err(io_err(&stamp_tmp))?;
+    fs::rename(&stamp_tmp, dir.join(STAMP)).map_err(io_err(&dir))?;
+    sync_dir(&image);
+
+    let kept = if opts.keep_download {
+        Some(dest)
+    } else {
+        remove_quietly(&dest);
+        let _ = fs::remove_dir(dir.join("download")); // only if empty
+        None
+    };
+    Ok(FetchReport {
+        model: spec.id.clone(),
+        variant,
+        url,
+        size: downloaded.size,
+        sha256: downloaded.sha256,
+        sha256_pinned: pin.sha256.is_some(),
+        resumed_from: downloaded.resumed_from,
+        image,
+        text,
+        download: kept,
+        already_installed: false,
+    })
+}
+
+/// One line of `shihua models list`.
+#[derive(Clone, Debug)]
+pub struct ModelStatus {
+    pub id: String,
+    pub default: bool,
+    pub embed_dim: usize,
+    /// image.onnx and text.onnx are both there.
+    pub installed: bool,
+    /// Where the installed files came from (`source.json`), e.g. `fp32 from Xenova/…`.
+    pub installed_from: Option<String>,
+    /// Where the weights can come from.
+    pub source: String,
+}
+
+/// Every manifest model, whether its files are in `model_dir`, and where they come from.
+pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus> {
+    manifest
+        .models
+        .iter()
+        .map(|m| {
+            let dir = model_dir.join(&m.id);
+            let installed = dir.join("image.onnx").is_file() && dir.join("text.onnx").is_file();
+            let installed_from = read_stamp(&dir)
+                .map(|s| format!("{} {} from {}@{}", s.variant, s.file, s.repo, s.revision));
+            let source = match (&m.source, m.fixture) {
+                (_, true) => "committed random-weight fixture (models/fixture)".to_string(),
+                (Some(s), _) if s.onnx => format!(
+                    "{}@{} ONNX ({}): shihua models fetch --model {}",
+                    s.repo,
+                    s.revision,
+                    s.variants.keys().cloned().collect::<Vec<_>>().join("/"),
+                    m.id
+                ),
+                (Some(s), _) => format!(
+                    "{}@{} PyTorch only: export with models/export",
+                    s.repo, s.revision
+                ),
+                (None, _) => "no download source: export with models/export".to_string(),
+            };
+            ModelStatus {
+                id: m.id.clone(),
+                default: m.default,
+                embed_dim: m.embed_dim,
+                installed,
+                installed_from,
+                source,
+            }
+        })
+        .collect()
+}
+
+/// `shihua models list` as text.
+pub fn format_statuses(manifest: &Manifest, model_dir: &Path) -> String {
+    let mut out = String::new();
+    let tokenizer = model_dir.join(&manifest.tokenizer.file);
+    for s in model_statuses(manifest, model_dir) {
+        let state = match (s.installed, &s.installed_from) {
+            (true, Some(from)) => format!("installed: {from}"),
+            (true, None) => "installed".to_string(),
+            (false, _) => "missing".to_string(),
+        };
+        let default = if s.default { " [default]" } else { "" };
+        out.push_str(&format!(
+            "{:<13} {:>4}d  {state}{default}\n              source: {}\n",
+            s.id, s.embed_dim, s.source
+        ));
+    }
+    out.push_str(&format!(
+        "tokenizer: {} ({})\nmodel dir: {}\n",
+        tokenizer.display(),
+        if tokenizer.is_file() {
+            "present"
+        } else {
+            "missing"
+        },
+        model_dir.display()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_parsed() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            (Some(100), Some(200))
+        );
+        assert_eq!(parse_content_range("bytes */200"), (None, Some(200)));
+        assert_eq!(parse_content_range("bytes 5-9/*"), (Some(5), None));
+        assert_eq!(parse_content_range("items 1-2/3"), (None, None));
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8080/x"));
+        assert!(is_loopback("http://localhost/x"));
+        assert!(is_loopback("http://[::1]:9/x"));
+        assert!(!is_loopback("https://huggingface.co/Xenova/x"));
+    }
+
+    #[test]
+    fn urls_follow_the_hub_layout() {
+        let m =
+            Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"))
+                .unwrap();
+        let spec = m.find("ViT-B-16").unwrap();
+        let (src, variant, file) = resolve_source(spec, Path::new("models"), None).unwrap();
+        assert_eq!(variant, "fp32");
+        assert_eq!(
+            file_url("https://huggingface.co/", src, &file.file),
+            "https://huggingface.co/Xenova/chinese-clip-vit-base-patch16/resolve/main/onnx/model.onnx"
+        );
+        let (_, _, q) = resolve_source(spec, Path::new("models"), Some("int8")).unwrap();
+        assert_eq!(q.file, "onnx/model_quantized.onnx");
+        let err = resolve_source(spec, Path::new("models"), Some("fp8"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fp16, fp32, int8"), "{err}");
+        let err = resolve_source(m.find("ViT-L-14").unwrap(), Path::new("models"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("models/export") && err.contains("OFA-Sys"),
+            "{err}"
+        );
+        let err = resolve_source(m.find("RN50").unwrap(), Path::new("models"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("models/export"), "{err}");
+    }
+
+    #[test]
+    fn list_shows_sources_and_presence() {
+        let m =
+            Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"))
+                .unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let text = format_statuses(&m, &dir);
+        assert!(
+            text.contains("Xenova/chinese-clip-vit-base-patch16@main"),
+            "{text}"
+        );
+        assert!(text.contains("PyTorch only"), "{text}");
+        let fixture = model_statuses(&m, &dir)
+            .into_iter()
+            .find(|s| s.id == "fixture")
+            .unwrap();
+        assert!(fixture.installed);
+    }
+}

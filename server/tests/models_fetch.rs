@@ -1,0 +1,611 @@
+//! `shihua models fetch` against a local HTTP server that serves the combined fixture graph
+//! (models/fixture/combined.onnx) in Hugging Face's layout (`/<repo>/resolve/<rev>/<file>`,
+//! redirected to a "CDN" path like the real hub): fetch + split gives graphs that embed like
+//! the split fixtures, a partial download resumes with a Range request, a truncated download
+//! installs nothing and resumes on the next run, a wrong pinned sha256 installs nothing, and a
+//! model with no ONNX source points to models/export.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use server::clip::fetch::{self, FetchError, FetchOptions};
+use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest};
+use sha2::{Digest, Sha256};
+
+const REPO: &str = "test/tiny-chinese-clip";
+const FILE: &str = "onnx/model.onnx";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn combined() -> Vec<u8> {
+    std::fs::read(repo_root().join("models/fixture/combined.onnx"))
+        .expect("models/fixture/combined.onnx (models/scripts/make_fixtures.py)")
+}
+
+// ---- a tiny HTTP/1.1 file server ----
+
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    range: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Vec<u8>>,
+    /// Send only this many body bytes of the next file response, then close.
+    truncate_next: Option<usize>,
+    /// Answer every request with the whole file (200), like a server without ranges.
+    ignore_range: bool,
+    /// Mixed into the ETag: a new value simulates a new upstream version of the file.
+    etag_salt: String,
+    log: Vec<Seen>,
+}
+
+struct Server {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut state = State::default();
+        state
+            .files
+            .insert(format!("/cdn/{REPO}/{FILE}"), combined());
+        let state = Arc::new(Mutex::new(state));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let _ = handle(conn, &state);
+                });
+            }
+        });
+        Server { url, state }
+    }
+
+    fn log(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    fn file_requests(&self) -> Vec<Seen> {
+        self.log()
+            .into_iter()
+            .filter(|s| s.path.starts_with("/cdn/"))
+            .collect()
+    }
+}
+
+fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let range = headers.get("range").cloned();
+    let (body, truncate, ignore_range, salt) = {
+        let mut st = state.lock().unwrap();
+        st.log.push(Seen {
+            path: path.clone(),
+            range: range.clone(),
+        });
+        let body = st.files.get(&path).cloned();
+        let truncate = if body.is_some() {
+            st.truncate_next.take()
+        } else {
+            None
+        };
+        (body, truncate, st.ignore_range, st.etag_salt.clone())
+    };
+    // The hub answers /<repo>/resolve/<rev>/<file> with a redirect to its CDN.
+    if let Some(rest) = path.strip_prefix('/') {
+        if let Some((repo, file)) = rest.split_once("/resolve/main/") {
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: /cdn/{repo}/{file}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            return conn.write_all(head.as_bytes());
+        }
+    }
+    let Some(body) = body else {
+        let msg = "Entry not found";
+        let head = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+            msg.len()
+        );
+        return conn.write_all(head.as_bytes());
+    };
+    let etag = format!("\"{}{salt}\"", hex::encode(Sha256::digest(&body)));
+    // If-Range: resume only the same version of the file, else send all of it.
+    let same_version = headers.get("if-range").is_none_or(|t| *t == etag);
+    let total = body.len();
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|_| !ignore_range && same_version);
+    let (status, slice, extra) = match start {
+        Some(s) if s >= total => {
+            let head = format!(
+                "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{total}\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            return conn.write_all(head.as_bytes());
+        }
+        Some(s) => (
+            "206 Partial Content",
+            &body[s..],
+            format!("Content-Range: bytes {s}-{}/{total}\r\n", total - 1),
+        ),
+        None => ("200 OK", &body[..], String::new()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
+         ETag: {etag}\r\nAccept-Ranges: bytes\r\n{extra}Connection: close\r\n\r\n",
+        slice.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    match truncate {
+        Some(n) => {
+            // Announce the whole length, send part of it, hang up.
+            conn.write_all(&slice[..n.min(slice.len())])?;
+            conn.flush()?;
+            conn.shutdown(std::net::Shutdown::Both)
+        }
+        None => conn.write_all(slice),
+    }
+}
+
+// ---- a model folder with its own manifest ----
+
+/// A model dir whose manifest has `tiny` (sourced from the server, several pins of the same
+/// file), `big` (PyTorch only) and `bare` (no source). `base_url` goes into [download].
+fn model_dir(base_url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = combined();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len();
+    let manifest = format!(
+        r#"
+[preprocess]
+mean = [0.48145466, 0.4578275, 0.40821073]
+std = [0.26862954, 0.26130258, 0.27577711]
+
+[tokenizer]
+file = "tokenizer.json"
+context_length = 52
+
+[download]
+base_url = "{base_url}"
+
+[[model]]
+id = "tiny"
+default = true
+embed_dim = 512
+image_size = 224
+[model.source]
+repo = "{REPO}"
+revision = "main"
+[model.source.variants]
+fp32 = {{ file = "{FILE}", size = {size}, sha256 = "{sha}" }}
+unpinned = {{ file = "{FILE}" }}
+wrong = {{ file = "{FILE}", sha256 = "{zeros}" }}
+gone = {{ file = "onnx/nope.onnx" }}
+
+[[model]]
+id = "big"
+embed_dim = 768
+image_size = 224
+[model.source]
+repo = "OFA-Sys/chinese-clip-vit-large-patch14"
+onnx = false
+
+[[model]]
+id = "bare"
+embed_dim = 1024
+image_size = 224
+"#,
+        zeros = "0".repeat(64)
+    );
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+    std::fs::copy(
+        repo_root().join("models/tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    dir
+}
+
+fn load(dir: &Path) -> Manifest {
+    Manifest::load(&dir.join("manifest.toml")).unwrap()
+}
+
+fn opts(dir: &Path, variant: &str) -> FetchOptions {
+    FetchOptions {
+        variant: Some(variant.to_string()),
+        ..FetchOptions::new(dir)
+    }
+}
+
+fn fetch(dir: &Path, variant: &str) -> Result<fetch::FetchReport, FetchError> {
+    let m = load(dir);
+    let spec = m.find("tiny").unwrap().clone();
+    fetch::fetch_model(&m, &spec, &opts(dir, variant))
+}
+
+fn encoder(model_dir: &Path, id: &str) -> ClipEncoder {
+    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
+    let m = load(model_dir);
+    let spec = m.find(id).unwrap();
+    let files = m.files(spec, model_dir).unwrap();
+    let opts = EncoderOptions {
+        intra_threads: 1,
+        device: Device::Cpu,
+        warm_up: true,
+    };
+    ClipEncoder::load(&m, spec, &files, &opts).unwrap()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The fetched graphs embed texts and pictures like the committed split fixtures.
+fn assert_same_embeddings(fetched_dir: &Path) {
+    let fetched = encoder(fetched_dir, "tiny");
+    let fixture = encoder(&repo_root().join("models"), "fixture");
+    let texts = ["枯藤老树昏鸦", "夕阳西下，断肠人在天涯", "Hello 世界", "月"];
+    let a = fetched.embed_texts(&texts).unwrap().vectors;
+    let b = fixture.embed_texts(&texts).unwrap().vectors;
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let c = cosine(x, y);
+        assert!(c >= 0.9999, "text {:?}: cosine {c}", texts[i]);
+    }
+    let s = 224usize;
+    let pixels: Vec<f32> = (0..2 * 3 * s * s)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5)
+        .collect();
+    let a = fetched.embed_pixels(pixels.clone(), 2).unwrap();
+    let b = fixture.embed_pixels(pixels, 2).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        let c = cosine(x, y);
+        assert!(c >= 0.9999, "image: cosine {c}");
+    }
+}
+
+fn assert_nothing_installed(dir: &Path) {
+    let m = dir.join("tiny");
+    for f in [
+        "image.onnx",
+        "text.onnx",
+        "source.json",
+        "download/model.onnx",
+    ] {
+        assert!(!m.join(f).exists(), "{f} must not be installed");
+    }
+}
+
+#[test]
+fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let report = fetch(dir.path(), "fp32").unwrap();
+    assert!(report.sha256_pinned && !report.already_installed);
+    assert_eq!(report.size, combined().len() as u64);
+    assert_eq!(
+        report.url,
+        format!("{}/{REPO}/resolve/main/{FILE}", server.url)
+    );
+    let tiny = dir.path().join("tiny");
+    assert!(tiny.join("image.onnx").is_file() && tiny.join("text.onnx").is_file());
+    // The combined download is removed once split; no temporaries are left.
+    let mut left: Vec<String> = std::fs::read_dir(&tiny)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [".gitignore", "image.onnx", "source.json", "text.onnx"]
+    );
+    // Each graph has exactly one input: a text query never runs the vision tower.
+    let image = std::fs::read(tiny.join("image.onnx")).unwrap();
+    let text = std::fs::read(tiny.join("text.onnx")).unwrap();
+    use server::clip::onnx_split::interface;
+    assert_eq!(
+        interface(&image).unwrap(),
+        (vec!["pixel_values".into()], vec!["image_embeds".into()])
+    );
+    assert_eq!(
+        interface(&text).unwrap(),
+        (vec!["input_ids".into()], vec!["text_embeds".into()])
+    );
+    assert_same_embeddings(dir.path());
+
+    // A second run with the same source does nothing, without touching the network.
+    let before = server.log().len();
+    let again = fetch(dir.path(), "fp32").unwrap();
+    assert!(again.already_installed);
+    assert_eq!(server.log().len(), before);
+}
+
+#[test]
+fn a_partial_download_is_resumed_with_a_range_request() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let bytes = combined();
+    let half = bytes.len() / 2;
+    let part = dir.path().join("tiny/download/model.onnx.part");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, &bytes[..half]).unwrap();
+
+    let report = fetch(dir.path(), "fp32").unwrap();
+    assert_eq!(report.resumed_from, half as u64);
+    let reqs = server.file_requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(
+        reqs[0].range.as_deref(),
+        Some(format!("bytes={half}-").as_str())
+    );
+    // The Range header survived the hub's redirect.
+    assert!(server.log()[0].path.contains("/resolve/main/"));
+    assert!(!part.exists());
+    assert_same_embeddings(dir.path());
+}
+
+#[test]
+fn a_truncated_download_installs_nothing_and_resumes_next_time() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let cut = 600_000;
+    server.state.lock().unwrap().truncate_next = Some(cut);
+
+    let err = fetch(dir.path(), "fp32").unwrap_err();
+    assert!(matches!(err, FetchError::Interrupted { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("run the same command again to resume"),
+        "{msg}"
+    );
+    assert_nothing_installed(dir.path());
+    let part = dir.path().join("tiny/download/model.onnx.part");
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), cut as u64);
+
+    let report = fetch(dir.path(), "fp32").unwrap();
+    assert_eq!(report.resumed_from, cut as u64);
+    let reqs = server.file_requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(reqs[0].range, None);
+    assert_eq!(
+        reqs[1].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
+    assert!(!part.exists());
+    assert_same_embeddings(dir.path());
+}
+
+#[test]
+fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
+    let server = Server::start();
+    server.state.lock().unwrap().ignore_range = true;
+    let dir = model_dir(&server.url);
+    let bytes = combined();
+    let part = dir.path().join("tiny/download/model.onnx.part");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, &bytes[..1000]).unwrap();
+    let report = fetch(dir.path(), "fp32").unwrap();
+    assert_eq!(report.resumed_from, 0, "the server sent the whole file");
+    assert_eq!(server.file_requests().len(), 1);
+    assert!(!part.exists());
+
+    // A .part longer than the pinned size cannot be a prefix: it is dropped, not resumed.
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let part = dir.path().join("tiny/download/model.onnx.part");
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    let mut long = bytes.clone();
+    long.extend_from_slice(b"junk");
+    std::fs::write(&part, &long).unwrap();
+    let report = fetch(dir.path(), "fp32").unwrap();
+    assert_eq!(report.resumed_from, 0);
+    let reqs = server.file_requests();
+    assert_eq!((reqs.len(), reqs[0].range.clone()), (1, None));
+    assert_same_embeddings(dir.path());
+}
+
+#[test]
+fn a_part_of_an_older_version_is_not_resumed() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    server.state.lock().unwrap().truncate_next = Some(500_000);
+    assert!(fetch(dir.path(), "unpinned").is_err());
+    let etag = dir.path().join("tiny/download/model.onnx.part.etag");
+    assert!(
+        etag.is_file(),
+        "the first response's ETag is kept for If-Range"
+    );
+
+    server.state.lock().unwrap().etag_salt = "-v2".into();
+    let report = fetch(dir.path(), "unpinned").unwrap();
+    assert_eq!(report.resumed_from, 0, "a changed file is downloaded whole");
+    let reqs = server.file_requests();
+    assert_eq!(reqs[1].range.as_deref(), Some("bytes=500000-"));
+    assert!(!etag.exists());
+    assert_same_embeddings(dir.path());
+}
+
+#[test]
+fn a_wrong_checksum_installs_nothing() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let err = fetch(dir.path(), "wrong").unwrap_err();
+    assert!(
+        matches!(err, FetchError::ChecksumMismatch { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    let actual = hex::encode(Sha256::digest(combined()));
+    for want in [
+        "sha256",
+        actual.as_str(),
+        "nothing was installed",
+        "models/manifest.toml",
+    ] {
+        assert!(msg.contains(want), "{want:?} not in: {msg}");
+    }
+    assert_nothing_installed(dir.path());
+    assert!(!dir.path().join("tiny/download/model.onnx.part").exists());
+}
+
+#[test]
+fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let report = fetch(dir.path(), "unpinned").unwrap();
+    assert!(!report.sha256_pinned);
+    let sha = hex::encode(Sha256::digest(combined()));
+    assert_eq!(report.sha256, sha);
+    let shown = report.to_string();
+    assert!(
+        shown.contains(&format!("sha256 = \"{sha}\"")),
+        "the pin to add is printed: {shown}"
+    );
+
+    let err = fetch(dir.path(), "gone").unwrap_err();
+    assert!(
+        matches!(err, FetchError::Http { status: 404, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("models/manifest.toml"), "{err}");
+}
+
+#[test]
+fn models_without_an_onnx_source_point_to_the_export() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let m = load(dir.path());
+    for id in ["big", "bare"] {
+        let spec = m.find(id).unwrap();
+        let err = fetch::fetch_model(&m, spec, &FetchOptions::new(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("models/export"), "{id}: {err}");
+        assert!(!dir.path().join(id).exists());
+    }
+    let err = fetch::fetch_model(&m, m.find("big").unwrap(), &FetchOptions::new(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("OFA-Sys/chinese-clip-vit-large-patch14") && err.contains("PyTorch"),
+        "{err}"
+    );
+    assert!(
+        server.log().is_empty(),
+        "no request for a model with no ONNX"
+    );
+}
+
+#[test]
+fn an_export_already_in_place_is_not_overwritten_without_force() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let tiny = dir.path().join("tiny");
+    std::fs::create_dir_all(&tiny).unwrap();
+    std::fs::write(tiny.join("image.onnx"), b"exported").unwrap();
+    std::fs::write(tiny.join("text.onnx"), b"exported").unwrap();
+    let err = fetch(dir.path(), "fp32").unwrap_err().to_string();
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(tiny.join("image.onnx")).unwrap(), b"exported");
+    assert!(server.log().is_empty());
+
+    let m = load(dir.path());
+    let o = FetchOptions {
+        force: true,
+        ..opts(dir.path(), "fp32")
+    };
+    fetch::fetch_model(&m, m.find("tiny").unwrap(), &o).unwrap();
+    assert_same_embeddings(dir.path());
+}
+
+fn shihua(dir: &Path, env_base: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_shihua"))
+        .current_dir(repo_root())
+        .env_remove("SHIHUA_MODEL")
+        .env("SHIHUA_MODEL_DIR", dir)
+        .env("SHIHUA_MODELS_BASE_URL", env_base)
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_fetches_from_the_env_base_url_and_lists_models() {
+    let server = Server::start();
+    // The manifest's own base URL is unreachable: only SHIHUA_MODELS_BASE_URL can work.
+    let dir = model_dir("http://127.0.0.1:9");
+    let (ok, out, err) = shihua(dir.path(), &server.url, &["models", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("tiny") && out.contains("missing"), "{out}");
+    assert!(
+        out.contains("PyTorch only: export with models/export"),
+        "{out}"
+    );
+
+    let (ok, out, err) = shihua(
+        dir.path(),
+        &server.url,
+        &[
+            "models",
+            "fetch",
+            "--model",
+            "tiny",
+            "--variant",
+            "unpinned",
+        ],
+    );
+    assert!(ok, "{err}");
+    let sha = hex::encode(Sha256::digest(combined()));
+    assert!(out.contains(&sha) && out.contains("not pinned"), "{out}");
+
+    let (ok, out, err) = shihua(dir.path(), &server.url, &["models", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("installed: unpinned {FILE} from {REPO}@main")),
+        "{out}"
+    );
+
+    let (ok, _, err) = shihua(
+        dir.path(),
+        &server.url,
+        &["models", "fetch", "--model", "big"],
+    );
+    assert!(!ok);
+    assert!(err.contains("models/export"), "{err}");
+}
