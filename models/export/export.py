@@ -109,7 +109,12 @@ def build_model(args, torch):
         sd = ckpt["state_dict"] if isinstance(ckpt, dict) and "state_dict" in ckpt else ckpt
         sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
         sd = {k: v for k, v in sd.items() if "bert.pooler" not in k}  # cn_clip drops the pooler
-        res = model.load_state_dict(sd, strict=False)
+        try:
+            res = model.load_state_dict(sd, strict=False)
+        except RuntimeError as e:  # shape mismatches: a checkpoint of another architecture
+            lines = str(e).strip().splitlines()
+            raise SystemExit(f"checkpoint does not match --model {args.model}:\n  "
+                             + "\n  ".join(lines[1:4]) + ("\n  ..." if len(lines) > 4 else ""))
         if res.missing_keys or res.unexpected_keys:
             raise SystemExit(
                 f"checkpoint does not match {args.model}: missing {res.missing_keys[:5]}"

@@ -1,0 +1,75 @@
+//! The full-size graphs: shihua's Rust pipeline (preprocessing, tokenizer, padding trimming,
+//! ORT) against the reference pipeline (cn_clip's transform and tokenizer + onnxruntime-python,
+//! models/scripts/make_random_refs.py) on the architecture-faithful random-weight ViT-B-16
+//! export. The export is ~750 MB and not committed: when it is absent this test says so and
+//! checks nothing (generate it with models/export, then the refs, to run it).
+
+use std::path::{Path, PathBuf};
+
+use server::clip::preprocess::{preprocess_bytes, DEFAULT_MAX_PIXELS};
+use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cosine(a: &[f32], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|y| y.powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn random_vit_b16_matches_the_reference_pipeline() {
+    let models = repo().join("models");
+    let refs_path = models.join("ViT-B-16-random/refs.json");
+    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
+    let spec = manifest.find("ViT-B-16-random").unwrap().clone();
+    let (Ok(files), true) = (manifest.files(&spec, &models), refs_path.is_file()) else {
+        eprintln!(
+            "fidelity_random: models/ViT-B-16-random (export + refs.json) is absent, nothing checked; \
+             see models/export/README.md"
+        );
+        return;
+    };
+    clip::runtime::init(None).unwrap();
+    let opts = EncoderOptions {
+        intra_threads: 0,
+        device: clip::Device::Cpu,
+        warm_up: false,
+    };
+    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap();
+    let refs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(refs_path).unwrap()).unwrap();
+
+    let texts: Vec<&str> = refs["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    let got = enc.embed_texts(&texts).unwrap();
+    for (i, t) in refs["texts"].as_array().unwrap().iter().enumerate() {
+        let c = cosine(&got.vectors[i], &floats(&t["embedding"]));
+        println!("text {:?}: cosine {c:.6}", texts[i]);
+        assert!(c >= 0.9999, "{}: cosine {c}", texts[i]);
+    }
+    for img in refs["images"].as_array().unwrap() {
+        let file = img["file"].as_str().unwrap();
+        let bytes = std::fs::read(repo().join(file)).unwrap();
+        let (t, _) = preprocess_bytes(&bytes, enc.preprocess_spec(), DEFAULT_MAX_PIXELS).unwrap();
+        let v = enc.embed_pixels(t, 1).unwrap();
+        let c = cosine(&v[0], &floats(&img["embedding"]));
+        println!("image {file}: cosine {c:.6}");
+        assert!(c >= 0.9999, "{file}: cosine {c}");
+    }
+}
