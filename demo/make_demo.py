@@ -135,8 +135,29 @@ def licence_family(licence: str) -> str:
     return "CC0-1.0" if family == "CC0" else family
 
 
+# Credits the tsv does not carry, read from the packages themselves:
+# lxqt-themes 1.2.0 (Debian), /usr/share/lxqt/wallpapers/License ("Copyright 2022: LXQt Project
+# Team, CC-BY-SA-3.0"; credits stefonarch for beam, flowers, butterfly, fog, not-windows,
+# appleflowers, after-the-rain, drop).
+AUTHOR_OVERRIDES = {
+    "lxqt-themes__beam.png": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__flowers.png": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__butterfly.png": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__fog.jpg": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__this-is-not-windows.jpg": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__appleflower.png": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__after-the-rain.jpg": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__drop.png": "stefonarch (lxqt-themes wallpapers/License)",
+    "lxqt-themes__Butterfly-Kenneth-Wimer.jpg": "Kenneth Wimer (from file name); © 2022 LXQt Project Team",
+    "lxqt-themes__Valendas.png": "© 2022 LXQt Project Team (no individual credit in wallpapers/License)",
+    "lxqt-themes__cloud.png": "© 2022 LXQt Project Team (no individual credit in wallpapers/License)",
+}
+
+
 def author_of(file_name: str, licence: str) -> str:
-    """Author as given in the licence column; falls back to the file name."""
+    """Author as given in the licence column (or AUTHOR_OVERRIDES); falls back to the file name."""
+    if file_name in AUTHOR_OVERRIDES:
+        return AUTHOR_OVERRIDES[file_name]
     groups = re.findall(r"\(([^()]*(?:\([^()]*\)[^()]*)*)\)", licence)
     for g in groups:
         if ";" in g:  # "(debian/copyright; Author Name)"

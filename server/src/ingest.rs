@@ -243,7 +243,7 @@ pub async fn index_folder(
     };
     let plan = plan(&store, &opts, files, &mut summary).await?;
     let files = plan.todo;
-    let mut replaces = plan.replaces;
+    let replaces = plan.replaces;
 
     let bar = if opts.progress {
         ProgressBar::new(files.len() as u64)
@@ -265,41 +265,25 @@ pub async fn index_folder(
         tokio::task::spawn_blocking(move || encode_all(encoder, files, encode_batch, max_path, tx))
     };
 
-    let mut pending: Vec<NewRow> = Vec::with_capacity(opts.batch_size);
-    let mut batch_start = Instant::now();
+    let mut inserter = Inserter {
+        store: &store,
+        pending: Vec::with_capacity(opts.batch_size),
+        batch_size: opts.batch_size.max(1),
+        replaces,
+        bar: &bar,
+        batch_start: Instant::now(),
+    };
     while let Some(item) = rx.recv().await {
         match item {
-            Item::Row(row) => pending.push(row),
+            Item::Row(row) => inserter.push(row, &mut summary).await?,
             Item::Failed(p, why) => {
                 bar.println(format!("skipped {}: {why}", p.display()));
                 summary.failed.push((p, why));
                 bar.inc(1);
             }
         }
-        if pending.len() >= opts.batch_size {
-            insert_batch(
-                &store,
-                &mut pending,
-                &mut replaces,
-                &mut summary,
-                &bar,
-                batch_start,
-            )
-            .await?;
-            batch_start = Instant::now();
-        }
     }
-    if !pending.is_empty() {
-        insert_batch(
-            &store,
-            &mut pending,
-            &mut replaces,
-            &mut summary,
-            &bar,
-            batch_start,
-        )
-        .await?;
-    }
+    inserter.flush(&mut summary).await?;
     worker.await.context("encoder thread")??;
     bar.finish_and_clear();
 
@@ -310,38 +294,59 @@ pub async fn index_folder(
     Ok(summary)
 }
 
-/// Insert a batch, then delete the rows it replaces (in that order: a crash in between
-/// leaves a duplicate that the next run removes, never a lost photo).
-async fn insert_batch(
-    store: &MilvusStore,
-    pending: &mut Vec<NewRow>,
-    replaces: &mut HashMap<String, Vec<i64>>,
-    summary: &mut IndexSummary,
-    bar: &ProgressBar,
+/// Collects rows into batches of `batch_size` and inserts them. After each insert it deletes
+/// the rows the batch replaces (in that order: a crash in between leaves a duplicate that the
+/// next run removes, never a lost photo).
+struct Inserter<'a> {
+    store: &'a MilvusStore,
+    pending: Vec<NewRow>,
+    batch_size: usize,
+    /// Path → ids of the rows a new row for it replaces.
+    replaces: HashMap<String, Vec<i64>>,
+    bar: &'a ProgressBar,
     batch_start: Instant,
-) -> anyhow::Result<()> {
-    let rows = std::mem::take(pending);
-    let n = rows.len();
-    let old: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| replaces.remove(&r.filepath))
-        .flatten()
-        .collect();
-    store
-        .insert(rows)
-        .await
-        .context("inserting a batch into Milvus")?;
-    if !old.is_empty() {
-        summary.replaced += old.len();
-        store
-            .delete_ids(&old)
-            .await
-            .context("deleting replaced rows")?;
+}
+
+impl Inserter<'_> {
+    async fn push(&mut self, row: NewRow, summary: &mut IndexSummary) -> anyhow::Result<()> {
+        self.pending.push(row);
+        if self.pending.len() >= self.batch_size {
+            self.flush(summary).await?;
+        }
+        Ok(())
     }
-    summary.indexed += n;
-    bar.inc(n as u64);
-    bar.set_message(format!("batch {:.1}s", batch_start.elapsed().as_secs_f64()));
-    Ok(())
+
+    async fn flush(&mut self, summary: &mut IndexSummary) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let n = rows.len();
+        let old: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| self.replaces.remove(&r.filepath))
+            .flatten()
+            .collect();
+        self.store
+            .insert(rows)
+            .await
+            .context("inserting a batch into Milvus")?;
+        if !old.is_empty() {
+            summary.replaced += old.len();
+            self.store
+                .delete_ids(&old)
+                .await
+                .context("deleting replaced rows")?;
+        }
+        summary.indexed += n;
+        self.bar.inc(n as u64);
+        self.bar.set_message(format!(
+            "batch {:.1}s",
+            self.batch_start.elapsed().as_secs_f64()
+        ));
+        self.batch_start = Instant::now();
+        Ok(())
+    }
 }
 
 /// What a run has to do, after comparing the folder with the collection.

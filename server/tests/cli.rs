@@ -1,44 +1,17 @@
 //! The `shihua` command line on the fixture model and a real Milvus Lite: index, search (text,
 //! picture, JSON), embed, collection stats and drop.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use common::{copy_demo, demo_photos, repo, shihua};
 use server::store::{embedded, EmbeddedMilvus};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shihua(uri: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shihua"))
-        .current_dir(repo())
-        .env("MILVUS_URI", uri)
-        .env("SHIHUA_MODEL", "fixture")
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_search_embed_stats_drop() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    let mut demo: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    demo.sort();
-    for p in demo.iter().take(3) {
-        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
-    }
+    copy_demo(&photos, 3);
+    let demo = demo_photos();
     let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
         .await

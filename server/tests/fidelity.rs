@@ -3,14 +3,18 @@
 //! models/scripts/make_tokenizer_cases.py), and fixture-model embeddings equal to
 //! onnxruntime-python's (models/testdata/fixture_embeddings.json).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
+
+use common::{cosine, floats};
 
 use serde_json::Value;
 use server::clip::tokenize::TextTokenizer;
 use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
 
 fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+    common::repo().join("models")
 }
 
 fn json(path: &str) -> Value {
@@ -29,21 +33,6 @@ fn fixture_encoder() -> ClipEncoder {
         warm_up: true,
     };
     ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap()
-}
-
-fn cosine(a: &[f32], b: &[f64]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|y| y.powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 #[test]

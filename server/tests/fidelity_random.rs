@@ -4,29 +4,12 @@
 //! export. The export is ~750 MB and not committed: when it is absent this test says so and
 //! checks nothing (generate it with models/export, then the refs, to run it).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{cosine, floats, repo};
 
 use server::clip::preprocess::{preprocess_bytes, DEFAULT_MAX_PIXELS};
 use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn cosine(a: &[f32], b: &[f64]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum();
-    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|y| y.powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 #[test]
 fn random_vit_b16_matches_the_reference_pipeline() {

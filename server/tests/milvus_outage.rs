@@ -2,38 +2,20 @@
 //! clear message (the server itself keeps answering), and once the watchdog has restarted the
 //! embedded Milvus Lite everything works again without a restart of shihua.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{copy_demo, fixture_encoder, repo, test_router};
 use http_body_util::BodyExt;
-use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
-use server::http::{media::ThumbCache, router, AppState};
 use server::ingest::{index_folder, IndexOptions};
 use server::service::Shihua;
 use server::store::{embedded, spawn_watchdog, EmbeddedMilvus, MilvusStore, StoreConfig};
 use tokio::sync::Mutex;
 use tower::ServiceExt;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn fixture_encoder() -> Arc<ClipEncoder> {
-    let models = repo().join("models");
-    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
-    let spec = manifest.find("fixture").unwrap().clone();
-    let files = manifest.files(&spec, &models).unwrap();
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: clip::Device::Cpu,
-        warm_up: false,
-    };
-    Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
-}
 
 async fn status_of(app: &axum::Router, uri: &str) -> (StatusCode, String) {
     let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
@@ -47,15 +29,7 @@ async fn status_of(app: &axum::Router, uri: &str) -> (StatusCode, String) {
 async fn outage_answers_503_then_recovers_by_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    let mut demo: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    demo.sort();
-    for p in demo.iter().take(4) {
-        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
-    }
+    copy_demo(&photos, 4);
 
     let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
@@ -75,13 +49,10 @@ async fn outage_answers_503_then_recovers_by_itself() {
         .await
         .unwrap();
 
-    let app = router(AppState {
-        leptos_options: leptos::prelude::LeptosOptions::builder()
-            .output_name("shihua")
-            .build(),
-        shihua: Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
-        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
-    });
+    let app = test_router(
+        Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
+        tmp.path(),
+    );
     assert_eq!(status_of(&app, "/healthz").await.0, StatusCode::OK);
 
     // Milvus dies.

@@ -2,37 +2,20 @@
 //! index a folder with good, broken and ignored files, search by text and by picture, and
 //! fetch photos and thumbnails by id through the HTTP router.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::search::SearchService;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use common::{fixture_encoder, repo, test_router};
 use http_body_util::BodyExt;
-use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
-use server::http::{media::ThumbCache, router, AppState};
 use server::ingest::{index_folder, IndexOptions};
 use server::service::Shihua;
 use server::store::{embedded, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 use tower::ServiceExt;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn fixture_encoder() -> Arc<ClipEncoder> {
-    let models = repo().join("models");
-    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
-    let spec = manifest.find("fixture").unwrap().clone();
-    let files = manifest.files(&spec, &models).unwrap();
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions {
-        intra_threads: 2,
-        device: clip::Device::Cpu,
-        warm_up: false,
-    };
-    Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
-}
 
 /// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), a
 /// broken JPEG, an empty PNG, a text file, a hidden folder, a symlink loop and a dangling link.
@@ -112,10 +95,13 @@ async fn index_search_and_serve_media() {
         .iter()
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(failed.len(), 2, "{failed:?}");
-    assert!(
-        failed.contains(&"broken.jpg".to_string()) && failed.contains(&"empty.png".to_string())
-    );
+    assert_eq!(failed.len(), 4, "{failed:?}");
+    for name in ["broken.jpg", "empty.png", "loop", "dangling.jpg"] {
+        assert!(
+            failed.contains(&name.to_string()),
+            "{name} not reported: {failed:?}"
+        );
+    }
     assert_eq!(summary.rows_in_collection, 6);
 
     let shihua = Arc::new(Shihua::new(encoder.clone(), store.clone(), 20 << 20));
@@ -163,14 +149,7 @@ async fn index_search_and_serve_media() {
     assert_eq!(err.status_code(), 400, "{err}");
 
     // Media through the router, by id only.
-    let state = AppState {
-        leptos_options: leptos::prelude::LeptosOptions::builder()
-            .output_name("shihua")
-            .build(),
-        shihua: shihua.clone(),
-        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
-    };
-    let app = router(state);
+    let app = test_router(shihua.clone(), tmp.path());
     let id = &res.hits[0].id;
     let get = |uri: String| Request::builder().uri(uri).body(Body::empty()).unwrap();
 
@@ -320,13 +299,10 @@ async fn index_search_and_serve_media() {
         );
     }
     // An upload over the limit is refused with 413, and the server keeps answering.
-    let small = router(AppState {
-        leptos_options: leptos::prelude::LeptosOptions::builder()
-            .output_name("shihua")
-            .build(),
-        shihua: Arc::new(Shihua::new(encoder.clone(), store.clone(), 4096)),
-        thumbs: Arc::new(ThumbCache::new(tmp.path().join("thumbs")).unwrap()),
-    });
+    let small = test_router(
+        Arc::new(Shihua::new(encoder.clone(), store.clone(), 4096)),
+        tmp.path(),
+    );
     let big = vec![0u8; 64 * 1024];
     let r = small
         .clone()

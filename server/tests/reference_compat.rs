@@ -2,31 +2,18 @@
 //! opens it, counts rows, and the article's `vector_search` with a vector from `shihua embed`
 //! returns the same file paths, in the same order, as `shihua search`.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::{copy_demo, repo};
 use server::store::{embedded, EmbeddedMilvus};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn shihua(uri: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shihua"))
-        .current_dir(repo())
-        .env("MILVUS_URI", uri)
-        .env("SHIHUA_MODEL", "fixture")
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let (ok, out, err) = common::shihua(uri, args);
+    assert!(ok, "{err}");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,15 +25,7 @@ async fn pymilvus_reads_the_collection_like_the_article() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    let mut demo: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    demo.sort();
-    for p in demo.iter().take(8) {
-        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
-    }
+    copy_demo(&photos, 8);
     let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
         .await
