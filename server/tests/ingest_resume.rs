@@ -8,36 +8,16 @@
 //! Lite, each in its own collection `t_<test>_<pid>` (passed to `shihua` as
 //! `SHIHUA_COLLECTION`), dropped at the end.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{copy_demo, repo};
 use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Copies the first `n` demo photos (sorted) into `dir`.
-fn copy_demo(dir: &Path, n: usize) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut photos: Vec<PathBuf> = std::fs::read_dir(repo().join("demo/photos"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    photos.sort();
-    photos
-        .iter()
-        .take(n)
-        .map(|p| {
-            let dst = dir.join(p.file_name().unwrap());
-            std::fs::copy(p, &dst).unwrap();
-            dst
-        })
-        .collect()
-}
 
 /// Names an external Milvus server to test against instead of the embedded Milvus Lite.
 const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
