@@ -55,6 +55,12 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
             "not a JPEG, PNG or WebP picture (unrecognised content)".into(),
         ));
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        // The JPEG decoder fills a cut-off scan with grey instead of failing.
+        return Err(ClipError::Decode(
+            "the JPEG is truncated or corrupt (its image data does not end)".into(),
+        ));
+    }
     let mut limits = Limits::default();
     // Enough for an RGBA16 copy of the largest accepted picture plus the decoder's own buffers.
     limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
@@ -83,6 +89,17 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
         width,
         height,
     })
+}
+
+/// A JPEG's last scan must be followed by the end-of-image marker (FF D9). Entropy-coded data
+/// never contains FF D9 (FF is stuffed as FF 00), so this tells a complete file from one that
+/// was cut off, whatever trails after the image (camera trailers are allowed).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(sos) => bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }
 
 /// Squash-resize to `spec.size`² and normalise into a CHW tensor (3 × size × size floats).
