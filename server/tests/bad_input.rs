@@ -201,11 +201,19 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     }
 
     // HTML in the query and in file names is escaped on the page.
-    let (code, html) = send(&app, get("/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&k=10")).await;
+    let (code, html) = send(
+        &app,
+        get("/?q=%3C%2Ftextarea%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E&k=10"),
+    )
+    .await;
     assert_eq!(code, StatusCode::OK);
     assert!(
         !html.contains("<script>alert(1)</script>"),
         "query echoed raw"
+    );
+    assert!(
+        html.contains("&lt;/textarea&gt;&lt;script&gt;"),
+        "query shown escaped"
     );
     assert!(
         !html.contains("<img src=x onerror"),

@@ -44,7 +44,9 @@ pub fn PoemBox(
                     prop:value=move || value.get()
                     on:keydown=on_keydown
                 >
-                    {value.get_untracked()}
+                    // Rendered verbatim inside <textarea> (raw text): escape it here, or a
+                    // query containing "</textarea>" would break out of the element.
+                    {escape_text(&value.get_untracked())}
                 </textarea>
                 <button type="submit" data-testid="poem-submit">
                     "搜索 · Search"
@@ -65,4 +67,20 @@ pub fn PoemBox(
             </nav>
         </div>
     }
+}
+
+/// HTML-escape text that is written into the page without escaping.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
