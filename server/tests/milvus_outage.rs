@@ -101,3 +101,58 @@ async fn outage_answers_503_then_recovers_by_itself() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn milvus_killed_during_index_then_rerun_gives_one_row_per_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    let copies = copy_demo(&photos, 24);
+    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let mut milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
+        .await
+        .unwrap();
+    let uri = milvus.uri();
+    let cfg = StoreConfig {
+        uri: uri.clone(),
+        model_id: "fixture".into(),
+        ..StoreConfig::default()
+    };
+    let store = MilvusStore::connect(cfg).await.unwrap();
+
+    let args = [
+        "index",
+        photos.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "--encode-batch",
+        "2",
+    ];
+    let mut child = common::shihua_cmd(&uri, &args)
+        .env("SHIHUA_THREADS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while store.count().await.unwrap_or(0) < 4 && start.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: SIGKILL to the Milvus Lite child this test started.
+    unsafe {
+        libc::kill(milvus.pid() as libc::pid_t, libc::SIGKILL);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run reports the failure");
+    assert!(err.contains("Milvus"), "a clear message: {err}");
+
+    assert!(milvus.revive().await.unwrap(), "restarted on the same port");
+    let (ok, summary, err) = common::shihua(&uri, &args);
+    assert!(ok, "{err}");
+    assert!(summary.contains("rows in collection: 24"), "{summary}");
+    let rows = store.list_indexed().await.unwrap();
+    let paths: std::collections::HashSet<&str> = rows.iter().map(|r| r.filepath.as_str()).collect();
+    assert_eq!(rows.len(), 24, "no duplicates");
+    assert_eq!(paths.len(), copies.len(), "every photo once");
+    milvus.stop().await.unwrap();
+}
