@@ -127,7 +127,7 @@ async fn milvus_killed_during_index_then_rerun_gives_one_row_per_photo() {
         "--encode-batch",
         "2",
     ];
-    let mut child = common::shihua_cmd(&uri, &args)
+    let child = common::shihua_cmd(&uri, &args)
         .env("SHIHUA_THREADS", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
