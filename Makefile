@@ -30,6 +30,7 @@ site-release:
 	scripts/build-site.sh --release
 
 unit:
+	cargo test -p app --features ssr
 	cargo test -p server
 
 e2e: site

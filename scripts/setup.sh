@@ -48,6 +48,13 @@ if [ "$E2E" = 1 ]; then
     apt-get update -qq
     apt-get install -y -qq chromium
   fi
+  # CJK glyphs for the screenshots the e2e run takes (Chinese text would be boxes without).
+  if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+    say "installing Debian fonts-noto-cjk"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq fonts-noto-cjk
+  fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing Playwright test runner (npm ci)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)

@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
+cargo test -p app --features ssr || status=1
 cargo test -p server || status=1
 scripts/build-site.sh || exit 1
 scripts/e2e.sh || status=1

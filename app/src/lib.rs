@@ -2,23 +2,33 @@
 //! components live in their own modules; the search types and server functions in `search`.
 
 pub mod components;
+pub mod downscale;
+pub mod i18n;
 pub mod pages;
+pub mod query;
 pub mod search;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
+use crate::i18n::{use_lang, Lang};
 use crate::pages::home::HomePage;
 
-/// The HTML document the server renders around the app.
+/// The HTML document the server renders around the app, in the visitor's language.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let lang = i18n::request_lang();
+    #[cfg(not(feature = "ssr"))]
+    let lang = Lang::default();
+    provide_context(RwSignal::new(lang));
     view! {
         <!DOCTYPE html>
-        <html lang="zh-CN">
+        <html lang=lang.code()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -37,6 +47,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // On the server the shell has chosen the language; in the browser, read what it chose.
+    if use_context::<RwSignal<Lang>>().is_none() {
+        #[cfg(not(feature = "ssr"))]
+        provide_context(RwSignal::new(i18n::document_lang()));
+        #[cfg(feature = "ssr")]
+        provide_context(RwSignal::new(Lang::default()));
+    }
+    let lang = use_lang();
+    // Keep <html lang> in step with the switch (screen readers, fonts, the next reload).
+    Effect::new(move |_| {
+        let code = lang.get().code();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("lang", code);
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/shihua.css" />
@@ -45,8 +70,10 @@ pub fn App() -> impl IntoView {
         <Title text="诗画 shihua" />
         <Router>
             <main>
-                <Routes fallback=|| view! { <p class="not-found">"页面不存在 · Page not found"</p> }>
-                    <Route path=StaticSegment("") view=HomePage />
+                <Routes fallback=move || view! { <p class="not-found">{move || lang.get().t().not_found}</p> }>
+                    // Async: the search runs before the HTML is sent, so results are in the page
+                    // itself and a shared link works without JavaScript.
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::{JsonEncoding, MultipartData, MultipartFormData};
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
+pub use crate::query::Term;
+
 /// Results per page when the URL does not say.
 pub const DEFAULT_K: usize = 24;
 /// The most results one query may ask for.
@@ -25,6 +27,9 @@ pub struct Hit {
     pub name: String,
     /// Cosine similarity between query and photo.
     pub score: f32,
+    /// File size in bytes, when the file could be read.
+    #[serde(default)]
+    pub bytes: Option<u64>,
 }
 
 /// The answer to one query.
@@ -34,6 +39,50 @@ pub struct SearchResults {
     pub took_ms: u64,
     /// The query text was longer than the model's context and was cut.
     pub truncated: bool,
+    /// The text terms the query combined (one term for a plain line of poetry).
+    #[serde(default)]
+    pub terms: Vec<Term>,
+    /// Where the query picture can be seen (`/query/<id>` for an upload, a thumbnail for
+    /// "more like this").
+    #[serde(default)]
+    pub query_image: Option<String>,
+    /// Id of an uploaded query picture: `/?img=<id>` shares this search.
+    #[serde(default)]
+    pub query_id: Option<String>,
+}
+
+/// Everything a search can combine; the page's URL carries the same fields
+/// (`/?q=…&img=…&like=…&w=…&k=…`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    /// Text: a line of poetry, or terms joined by `+`/`-` (see `query::parse_terms`).
+    #[serde(default)]
+    pub q: String,
+    /// Id of an uploaded query picture (`upload_query` returns it).
+    #[serde(default)]
+    pub img: Option<String>,
+    /// Id of a photo in the collection ("more like this").
+    #[serde(default)]
+    pub like: Option<String>,
+    /// Weight of the picture or photo against the text terms (default 1).
+    #[serde(default)]
+    pub w: Option<f32>,
+}
+
+impl Query {
+    pub fn text(q: impl Into<String>) -> Self {
+        Query {
+            q: q.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Nothing to search for.
+    pub fn is_empty(&self) -> bool {
+        self.q.trim().is_empty()
+            && self.img.as_deref().is_none_or(str::is_empty)
+            && self.like.as_deref().is_none_or(str::is_empty)
+    }
 }
 
 /// What the page needs to know about the running server.
@@ -113,12 +162,30 @@ mod service {
     #[async_trait::async_trait]
     pub trait SearchService: Send + Sync + 'static {
         async fn status(&self) -> Result<ServerStatus, SearchError>;
-        async fn search_text(&self, query: &str, k: usize) -> Result<SearchResults, SearchError>;
+        /// Any combination of text terms, an uploaded picture and a collection photo.
+        async fn search(&self, query: Query, k: usize) -> Result<SearchResults, SearchError>;
+        /// Encodes an uploaded picture and keeps its vector (and a small preview) so that
+        /// `Query::img` can refer to it; returns its id (a content hash).
+        async fn remember_image(&self, bytes: Vec<u8>) -> Result<String, SearchError>;
+        async fn search_text(&self, query: &str, k: usize) -> Result<SearchResults, SearchError> {
+            self.search(Query::text(query), k).await
+        }
+        /// Upload and search in one step (the JSON API and the CLI).
         async fn search_image(
             &self,
             bytes: Vec<u8>,
             k: usize,
-        ) -> Result<SearchResults, SearchError>;
+        ) -> Result<SearchResults, SearchError> {
+            let id = self.remember_image(bytes).await?;
+            self.search(
+                Query {
+                    img: Some(id),
+                    ..Default::default()
+                },
+                k,
+            )
+            .await
+        }
         /// Largest accepted upload, in bytes.
         fn max_upload_bytes(&self) -> usize;
     }
@@ -150,25 +217,25 @@ pub async fn get_status() -> Result<ServerStatus, SearchError> {
     service()?.status().await.map_err(with_status)
 }
 
-/// 以文搜图: photos closest to a line of text.
+/// 以文搜图 / 以图搜图 / combined: the photos closest to what the page's URL describes.
 #[server]
-pub async fn search_text(q: String, k: Option<usize>) -> Result<SearchResults, SearchError> {
+pub async fn search(query: Query, k: Option<usize>) -> Result<SearchResults, SearchError> {
     service()?
-        .search_text(&q, clamp_k(k))
+        .search(query, clamp_k(k))
         .await
         .map_err(with_status)
 }
 
-/// 以图搜图: photos closest to an uploaded picture (multipart field `image`, optional `k`).
+/// Takes an uploaded query picture (multipart field `image`) and returns its id, for
+/// `/?img=<id>`.
 #[server(input = MultipartFormData)]
-pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchError> {
+pub async fn upload_query(data: MultipartData) -> Result<String, SearchError> {
     let svc = service()?;
     let limit = svc.max_upload_bytes();
     let mut multipart = data
         .into_inner()
         .ok_or_else(|| SearchError::BadRequest("expected a multipart upload".into()))?;
     let mut image: Option<Vec<u8>> = None;
-    let mut k = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -186,10 +253,7 @@ pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchEr
             match field.chunk().await {
                 Ok(Some(chunk)) => {
                     if buf.len() + chunk.len() > limit {
-                        return Err(with_status(SearchError::TooLarge(format!(
-                            "图片太大 · the picture is larger than {} MB",
-                            limit / (1024 * 1024)
-                        ))));
+                        return Err(with_status(too_large(limit)));
                     }
                     buf.extend_from_slice(&chunk);
                 }
@@ -201,10 +265,8 @@ pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchEr
                 }
             }
         }
-        match name.as_str() {
-            IMAGE_FIELD => image = Some(buf),
-            "k" => k = String::from_utf8_lossy(&buf).trim().parse::<usize>().ok(),
-            _ => {}
+        if name == IMAGE_FIELD {
+            image = Some(buf);
         }
     }
     let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
@@ -212,7 +274,13 @@ pub async fn search_image(data: MultipartData) -> Result<SearchResults, SearchEr
             "请选择一张图片 · choose a picture to search with".into(),
         ))
     })?;
-    svc.search_image(image, clamp_k(k))
-        .await
-        .map_err(with_status)
+    svc.remember_image(image).await.map_err(with_status)
+}
+
+/// The error for an upload over `limit` bytes.
+pub fn too_large(limit: usize) -> SearchError {
+    SearchError::TooLarge(format!(
+        "图片太大 · the picture is larger than {} MB",
+        limit / (1024 * 1024)
+    ))
 }

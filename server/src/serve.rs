@@ -32,7 +32,12 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("collection not loaded yet ({e}); run `shihua index <folder>`");
     }
 
-    let shihua = Arc::new(Shihua::new(encoder, store, args.max_upload));
+    let queries = cfg.data_dir.join("queries");
+    let shihua = Arc::new(
+        Shihua::new(encoder, store, args.max_upload)
+            .with_query_dir(queries.clone())
+            .with_context(|| format!("creating {}", queries.display()))?,
+    );
     let leptos_options = LeptosOptions::builder()
         .output_name("shihua")
         .site_root(args.site_root.to_string_lossy().into_owned())

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::search::{Hit, SearchError, SearchResults, SearchService, ServerStatus};
+use app::query::parse_terms;
+use app::search::{too_large, Hit, Query, SearchError, SearchResults, SearchService, ServerStatus};
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
+use crate::query_images::QueryImages;
 use crate::store::{MilvusStore, StoreError, StoredHit};
 
 /// Longest query text accepted (characters); the model reads at most 52 tokens anyway.
@@ -19,7 +21,11 @@ pub struct Shihua {
     store: Arc<MilvusStore>,
     max_upload_bytes: usize,
     max_pixels: u64,
+    queries: QueryImages,
 }
+
+/// Width of the preview kept for an uploaded query picture.
+const QUERY_PREVIEW_W: u32 = 480;
 
 impl Shihua {
     pub fn new(
@@ -27,12 +33,24 @@ impl Shihua {
         store: Arc<MilvusStore>,
         max_upload_bytes: usize,
     ) -> Self {
+        let queries = QueryImages::in_memory(&encoder.spec().id);
         Self {
             encoder,
             store,
             max_upload_bytes,
             max_pixels: DEFAULT_MAX_PIXELS,
+            queries,
         }
+    }
+
+    /// Keeps uploaded query pictures in `dir` too, so shared `/?img=` links outlive a restart.
+    pub fn with_query_dir(mut self, dir: PathBuf) -> std::io::Result<Self> {
+        self.queries = QueryImages::on_disk(&self.encoder.spec().id, dir)?;
+        Ok(self)
+    }
+
+    pub fn query_images(&self) -> &QueryImages {
+        &self.queries
     }
 
     pub fn store(&self) -> &Arc<MilvusStore> {
@@ -60,21 +78,51 @@ impl Shihua {
         Ok((v, truncated))
     }
 
-    /// Normalised embedding of an uploaded picture.
-    pub async fn embed_image(&self, bytes: Vec<u8>) -> Result<Vec<f32>, SearchError> {
+    /// Normalised embeddings of several texts in one batch, and whether any was cut.
+    async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
         let enc = self.encoder.clone();
-        let max_pixels = self.max_pixels;
-        tokio::task::spawn_blocking(move || {
-            let (tensor, _) =
-                preprocess::preprocess_bytes(&bytes, enc.preprocess_spec(), max_pixels)?;
-            enc.embed_pixels(tensor, 1)
+        let out = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            enc.embed_texts(&refs)
         })
         .await
         .map_err(|e| SearchError::Internal(e.to_string()))?
-        .map_err(clip_error)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| SearchError::Internal("no embedding".into()))
+        .map_err(clip_error)?;
+        Ok((out.vectors, out.truncated.iter().any(|&t| t)))
+    }
+
+    /// Normalised embedding of an uploaded picture.
+    pub async fn embed_image(&self, bytes: Vec<u8>) -> Result<Vec<f32>, SearchError> {
+        Ok(self.embed_image_with_preview(bytes, None).await?.0)
+    }
+
+    /// The embedding of a picture and, when `preview_w` is given, a JPEG preview of it made
+    /// from the same decode.
+    async fn embed_image_with_preview(
+        &self,
+        bytes: Vec<u8>,
+        preview_w: Option<u32>,
+    ) -> Result<(Vec<f32>, Vec<u8>), SearchError> {
+        let enc = self.encoder.clone();
+        let max_pixels = self.max_pixels;
+        let (vectors, preview) = tokio::task::spawn_blocking(move || {
+            let (tensor, decoded) =
+                preprocess::preprocess_bytes(&bytes, enc.preprocess_spec(), max_pixels)?;
+            let preview = match preview_w {
+                Some(w) => crate::thumbnail::jpeg_thumbnail(decoded.image, w)
+                    .map_err(|e| ClipError::Decode(e.to_string()))?,
+                None => Vec::new(),
+            };
+            Ok::<_, ClipError>((enc.embed_pixels(tensor, 1)?, preview))
+        })
+        .await
+        .map_err(|e| SearchError::Internal(e.to_string()))?
+        .map_err(clip_error)?;
+        let v = vectors
+            .into_iter()
+            .next()
+            .ok_or_else(|| SearchError::Internal("no embedding".into()))?;
+        Ok((v, preview))
     }
 
     /// Top-k photos for a query vector.
@@ -113,32 +161,79 @@ impl SearchService for Shihua {
         })
     }
 
-    async fn search_text(&self, query: &str, k: usize) -> Result<SearchResults, SearchError> {
+    async fn search(&self, query: Query, k: usize) -> Result<SearchResults, SearchError> {
         let start = Instant::now();
-        let (v, truncated) = self.embed_text(query).await?;
-        let hits = self.search_vector(&v, k).await?;
-        Ok(SearchResults {
-            hits,
-            took_ms: start.elapsed().as_millis() as u64,
-            truncated,
-        })
+        let mut parts: Vec<(Arc<Vec<f32>>, f32)> = Vec::new();
+        let mut found = SearchResults {
+            hits: Vec::new(),
+            took_ms: 0,
+            truncated: false,
+            terms: Vec::new(),
+            query_image: None,
+            query_id: None,
+        };
+        if !query.q.trim().is_empty() {
+            let text = clean_query(&query.q)?;
+            let terms = parse_terms(&text).map_err(|e| SearchError::BadRequest(e.to_string()))?;
+            let texts = terms.iter().map(|t| t.text.clone()).collect();
+            let (vectors, truncated) = self.embed_texts(texts).await?;
+            found.truncated = truncated;
+            parts.extend(
+                vectors
+                    .into_iter()
+                    .zip(&terms)
+                    .map(|(v, t)| (Arc::new(v), t.weight)),
+            );
+            found.terms = terms;
+        }
+        let w = query.w.unwrap_or(1.0);
+        if let Some(id) = query.img.as_deref() {
+            let v = self.queries.vector(id).ok_or_else(|| {
+                SearchError::NotFound(
+                    "这张查询图片已过期，请重新上传 · this query picture has expired (they are kept a week): upload it again".into(),
+                )
+            })?;
+            parts.push((v, w));
+            found.query_image = Some(format!("/query/{id}"));
+            found.query_id = Some(id.to_string());
+        }
+        if let Some(like) = query.like.as_deref() {
+            let id: i64 = like
+                .parse()
+                .map_err(|_| SearchError::NotFound(format!("no photo with id {like:?}")))?;
+            let v = self
+                .store
+                .get_vector(id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| SearchError::NotFound(format!("no photo with id {id}")))?;
+            parts.push((Arc::new(v), w));
+            found
+                .query_image
+                .get_or_insert(format!("/thumb/{id}?w=480"));
+        }
+        if parts.is_empty() {
+            // Same message as an empty text.
+            clean_query("")?;
+        }
+        let v = combine(&parts)?;
+        found.hits = self.search_vector(&v, k).await?;
+        found.took_ms = start.elapsed().as_millis() as u64;
+        Ok(found)
     }
 
-    async fn search_image(&self, bytes: Vec<u8>, k: usize) -> Result<SearchResults, SearchError> {
-        let start = Instant::now();
+    async fn remember_image(&self, bytes: Vec<u8>) -> Result<String, SearchError> {
         if bytes.len() > self.max_upload_bytes {
-            return Err(SearchError::TooLarge(format!(
-                "图片太大 · the picture is larger than {} MB",
-                self.max_upload_bytes / (1024 * 1024)
-            )));
+            return Err(too_large(self.max_upload_bytes));
         }
-        let v = self.embed_image(bytes).await?;
-        let hits = self.search_vector(&v, k).await?;
-        Ok(SearchResults {
-            hits,
-            took_ms: start.elapsed().as_millis() as u64,
-            truncated: false,
-        })
+        let id = QueryImages::id_for(&bytes);
+        if self.queries.vector(&id).is_none() {
+            let (v, preview) = self
+                .embed_image_with_preview(bytes, Some(QUERY_PREVIEW_W))
+                .await?;
+            self.queries.put(&id, v, preview);
+        }
+        Ok(id)
     }
 
     fn max_upload_bytes(&self) -> usize {
@@ -162,16 +257,42 @@ pub fn clean_query(text: &str) -> Result<String, SearchError> {
     Ok(cleaned)
 }
 
+/// The normalised weighted sum of the query parts. At least one part must add (weight > 0),
+/// and the parts must not cancel out.
+pub fn combine(parts: &[(Arc<Vec<f32>>, f32)]) -> Result<Vec<f32>, SearchError> {
+    if !parts.iter().any(|(_, w)| *w > 0.0) {
+        return Err(SearchError::BadRequest(
+            "查询至少要有一项是加上的 · a query needs at least one term to add, not only terms to subtract".into(),
+        ));
+    }
+    let dim = parts[0].0.len();
+    let mut sum = vec![0f32; dim];
+    for (v, w) in parts {
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += w * x;
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm < 1e-6 {
+        return Err(SearchError::BadRequest(
+            "这些词互相抵消了 · the terms cancel each other out".into(),
+        ));
+    }
+    Ok(sum.into_iter().map(|x| x / norm).collect())
+}
+
 fn to_hit(h: StoredHit) -> Hit {
     let name = std::path::Path::new(&h.filepath)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| h.filepath.clone());
+    let bytes = std::fs::metadata(&h.filepath).ok().map(|m| m.len());
     Hit {
         id: h.id.to_string(),
         filepath: h.filepath,
         name,
         score: h.score,
+        bytes,
     }
 }
 
@@ -206,5 +327,17 @@ mod tests {
             clean_query(&"山".repeat(10_000)).unwrap().chars().count(),
             MAX_QUERY_CHARS
         );
+    }
+
+    #[test]
+    fn parts_combine_into_a_unit_vector() {
+        let a = Arc::new(vec![1.0, 0.0]);
+        let b = Arc::new(vec![0.0, 1.0]);
+        let v = combine(&[(a.clone(), 1.0), (b.clone(), -1.0)]).unwrap();
+        let h = 1.0 / 2f32.sqrt();
+        assert!((v[0] - h).abs() < 1e-6 && (v[1] + h).abs() < 1e-6, "{v:?}");
+        assert_eq!(combine(&[(a.clone(), 2.0)]).unwrap(), vec![1.0, 0.0]);
+        assert!(combine(&[(a.clone(), 1.0), (a.clone(), -1.0)]).is_err());
+        assert!(combine(&[(b, -1.0)]).is_err());
     }
 }

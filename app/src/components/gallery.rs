@@ -1,56 +1,120 @@
-//! The results gallery: a responsive grid of photo cards served by id (`/thumb/{id}`),
-//! never by a client-supplied path, plus the wrapper that shows errors and empty results.
+//! The results: what was searched (`QuerySummary`), a responsive grid of photo cards served by
+//! id (`/thumb/{id}`, never a client-supplied path), the relative cut-off with its "show all"
+//! link, and the lightbox a card opens.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use crate::search::{Hit, SearchError, SearchResults};
+use crate::components::lightbox::Lightbox;
+use crate::components::query_summary::QuerySummary;
+use crate::components::states::EmptyState;
+use crate::i18n::use_lang;
+use crate::search::{Hit, Query, SearchResults};
+use crate::url::href_with;
 
 /// Thumbnail widths offered to the browser through `srcset`.
 const THUMB_WIDTHS: [u32; 3] = [240, 480, 960];
 
-/// Results, or why there are none.
+/// Results scoring below this fraction of the best score are hidden until "show all".
+/// Scores are cosines whose range depends on the query (text→photo cosines sit around 0.2–0.4,
+/// photo→photo ones near 0.8–1), so the cut-off is relative to the best result, not fixed.
+pub const RELATIVE_CUTOFF: f32 = 0.8;
+/// The cut-off never leaves fewer results than this (one row on a wide screen).
+pub const MIN_SHOWN: usize = 6;
+
+/// How many of `hits` (sorted best first) pass the relative cut-off, at least `MIN_SHOWN`.
+pub fn visible_count(hits: &[Hit]) -> usize {
+    let Some(best) = hits.first().map(|h| h.score) else {
+        return 0;
+    };
+    if best <= 0.0 {
+        return hits.len();
+    }
+    let floor = best * RELATIVE_CUTOFF;
+    hits.iter()
+        .take_while(|h| h.score >= floor)
+        .count()
+        .max(MIN_SHOWN)
+        .min(hits.len())
+}
+
+/// A search's results, or why there are none.
 #[component]
-pub fn ResultsView(result: Result<SearchResults, SearchError>) -> impl IntoView {
-    match result {
-        Ok(r) if r.hits.is_empty() => view! {
-            <p class="empty" data-testid="no-results">
-                "没有找到照片 · no photos found"
-            </p>
+pub fn ResultsView(found: SearchResults, query: Query) -> impl IntoView {
+    let lang = use_lang();
+    let params = use_query_map();
+    let show_all = Memo::new(move |_| params.read().get("all").as_deref() == Some("1"));
+    let summary = view! { <QuerySummary found=found.clone() query=query.clone() /> };
+    if found.hits.is_empty() {
+        return view! { {summary} <EmptyState /> }.into_any();
+    }
+    let passing = visible_count(&found.hits);
+    let total = found.hits.len();
+    let took_ms = found.took_ms;
+    let hits = StoredValue::new(found.hits);
+    let shown = move || if show_all.get() { total } else { passing };
+    let selected = RwSignal::new(None::<usize>);
+    let open = Callback::new(move |i: usize| selected.set(Some(i)));
+
+    let toggle = move || {
+        let t = lang.get().t();
+        if passing == total {
+            return ().into_any();
         }
-        .into_any(),
-        Ok(r) => {
-            let note = r.truncated.then(|| {
-                view! {
-                    <p class="note">"诗句过长，只用了前 52 个字词 · the text was cut to the model's 52 tokens"</p>
-                }
-            });
+        if show_all.get() {
+            let href = params.with(|p| href_with(p, &[("all", None)]));
             view! {
-                {note}
-                <p class="took">{format!("{} 张 · {} ms", r.hits.len(), r.took_ms)}</p>
-                <Gallery hits=r.hits />
+                <p class="cutoff">
+                    <a href=href data-testid="show-best">
+                        {t.show_best}
+                    </a>
+                </p>
+            }
+            .into_any()
+        } else {
+            let href = params.with(|p| href_with(p, &[("all", Some("1"))]));
+            view! {
+                <p class="cutoff" data-testid="cutoff-note">
+                    {lang.get().hidden_line(total - passing)}
+                    " "
+                    <a href=href data-testid="show-all">
+                        {t.show_all}
+                    </a>
+                </p>
             }
             .into_any()
         }
-        Err(e) => view! {
-            <p class="error" data-testid="search-error" role="alert">
-                {e.to_string()}
-            </p>
-        }
-        .into_any(),
-    }
-}
+    };
 
-#[component]
-pub fn Gallery(hits: Vec<Hit>) -> impl IntoView {
     view! {
+        {summary}
+        {found
+            .truncated
+            .then(|| view! { <p class="note">{move || lang.get().t().truncated}</p> })}
+        <p class="took" data-testid="results-line">
+            {move || lang.get().results_line(shown(), took_ms)}
+        </p>
         <ul class="gallery" data-testid="gallery">
-            {hits.into_iter().map(|hit| view! { <Card hit /> }).collect_view()}
+            {move || {
+                hits.with_value(|hits| {
+                    hits.iter()
+                        .take(shown())
+                        .cloned()
+                        .enumerate()
+                        .map(|(index, hit)| view! { <Card hit index open /> })
+                        .collect_view()
+                })
+            }}
         </ul>
+        {toggle}
+        <Lightbox hits=hits.get_value() shown=Signal::derive(shown) selected />
     }
+    .into_any()
 }
 
 #[component]
-fn Card(hit: Hit) -> impl IntoView {
+fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
+    let lang = use_lang();
     let srcset = THUMB_WIDTHS
         .iter()
         .map(|w| format!("/thumb/{}?w={w} {w}w", hit.id))
@@ -58,14 +122,23 @@ fn Card(hit: Hit) -> impl IntoView {
         .join(", ");
     let src = format!("/thumb/{}?w={}", hit.id, THUMB_WIDTHS[1]);
     let full = format!("/image/{}", hit.id);
+    let like = format!("/?like={}", hit.id);
+    // Plain clicks open the lightbox; modified clicks (new tab...) and no-script visitors
+    // follow the link to the full image.
+    let on_click = move |ev: web_sys::MouseEvent| {
+        if ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key()) {
+            ev.prevent_default();
+            open.run(index);
+        }
+    };
     view! {
         <li class="card" data-testid="result-card">
-            <a href=full target="_blank" rel="noopener">
+            <a class="photo" href=full on:click=on_click data-testid="card-open">
                 <img
                     src=src
                     srcset=srcset
                     sizes="(max-width: 600px) 50vw, 240px"
-                    loading="lazy"
+                    loading=if index < 8 { "eager" } else { "lazy" }
                     decoding="async"
                     alt=hit.name.clone()
                 />
@@ -74,10 +147,51 @@ fn Card(hit: Hit) -> impl IntoView {
                 <span class="name" title=hit.filepath>
                     {hit.name}
                 </span>
-                <span class="score" data-testid="score">
+                <span class="score" data-testid="score" title=move || lang.get().t().similarity>
                     {format!("{:.3}", hit.score)}
                 </span>
             </div>
+            <a class="like" href=like data-testid="more-like-this">
+                {move || lang.get().t().more_like_this}
+            </a>
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(scores: &[f32]) -> Vec<Hit> {
+        scores
+            .iter()
+            .enumerate()
+            .map(|(i, &score)| Hit {
+                id: i.to_string(),
+                filepath: format!("{i}.jpg"),
+                name: format!("{i}.jpg"),
+                score,
+                bytes: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cutoff_is_relative_to_the_best() {
+        let text = [
+            0.33, 0.31, 0.30, 0.29, 0.28, 0.27, 0.27, 0.26, 0.25, 0.20, 0.18,
+        ];
+        assert_eq!(visible_count(&hits(&text)), 7);
+        let photo = [1.0, 0.95, 0.9, 0.85, 0.82, 0.81, 0.80, 0.79, 0.6];
+        assert_eq!(visible_count(&hits(&photo)), 7);
+        // Never fewer than MIN_SHOWN, never more than there are.
+        assert_eq!(
+            visible_count(&hits(&[0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])),
+            MIN_SHOWN
+        );
+        assert_eq!(visible_count(&hits(&[0.5, 0.1])), 2);
+        assert_eq!(visible_count(&hits(&[])), 0);
+        // Negative bests (a "minus" query) hide nothing.
+        assert_eq!(visible_count(&hits(&[-0.1, -0.2])), 2);
     }
 }

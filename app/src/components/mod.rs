@@ -1,6 +1,11 @@
 //! Reusable view components, one concern per file.
 
 pub mod gallery;
+pub mod lang_switch;
+pub mod lightbox;
 pub mod model_banner;
 pub mod poem_box;
+pub mod query_summary;
+pub mod share;
+pub mod states;
 pub mod upload;

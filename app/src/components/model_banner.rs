@@ -3,27 +3,25 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::use_lang;
 use crate::search::{SearchError, ServerStatus};
 
 #[component]
 pub fn ModelBanner(status: Result<ServerStatus, SearchError>) -> impl IntoView {
+    let lang = use_lang();
     match status {
         Ok(s) => {
             let fixture = s.fixture.then(|| {
                 view! {
                     <p class="banner warn" data-testid="fixture-banner" role="status">
-                        "演示模式：当前使用随机权重的测试模型，结果没有意义。"
-                        <br />
-                        "Fixture model (random weights): results are NOT meaningful. "
-                        "Supply the Chinese-CLIP files to get real retrieval (see README)."
+                        {move || lang.get().t().fixture_warning}
                     </p>
                 }
             });
             let empty = (s.rows == 0).then(|| {
                 view! {
                     <p class="banner" data-testid="empty-banner">
-                        "还没有索引任何照片 · no photos indexed yet — run "
-                        <code>"shihua index <folder>"</code>
+                        {move || lang.get().t().empty_collection}
                     </p>
                 }
             });
@@ -31,7 +29,7 @@ pub fn ModelBanner(status: Result<ServerStatus, SearchError>) -> impl IntoView {
                 {fixture}
                 {empty}
                 <p class="model-line" data-testid="model-line">
-                    {format!("模型 model: {} · 照片 photos: {}", s.model_id, s.rows)}
+                    {move || lang.get().model_line(&s.model_id, s.rows)}
                 </p>
             }
             .into_any()

@@ -4,6 +4,10 @@
 use leptos::prelude::*;
 use leptos_router::components::Form;
 
+use crate::i18n::use_lang;
+use crate::search::{Query, DEFAULT_K};
+use crate::url::search_href;
+
 /// Lines of 马致远《天净沙·秋思》, the reference article's examples.
 pub const EXAMPLES: [&str; 5] = [
     "枯藤老树昏鸦",
@@ -15,9 +19,12 @@ pub const EXAMPLES: [&str; 5] = [
 
 #[component]
 pub fn PoemBox(
-    /// The query currently in the URL.
-    value: Memo<String>,
+    /// The search currently in the URL.
+    query: Memo<Query>,
+    /// Results per page in the URL.
+    k: Memo<usize>,
 ) -> impl IntoView {
+    let lang = use_lang();
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
@@ -27,38 +34,69 @@ pub fn PoemBox(
             }
         }
     };
+    let text = Memo::new(move |_| query.read().q.clone());
+    // With a picture or photo on screen, the text can be combined with it.
+    let combine = move || {
+        let q = query.get();
+        let t = lang.get().t();
+        let (name, value, label) = match (q.img, q.like) {
+            (Some(img), _) => ("img", img, t.combine_picture),
+            (None, Some(like)) => ("like", like, t.combine_photo),
+            (None, None) => return None,
+        };
+        Some(view! {
+            <label class="combine">
+                <input
+                    type="checkbox"
+                    name=name
+                    value=value
+                    checked=!q.q.trim().is_empty()
+                    data-testid="combine"
+                />
+                {label}
+            </label>
+        })
+    };
+    let k_field = move || {
+        let k = k.get();
+        (k != DEFAULT_K).then(|| view! { <input type="hidden" name="k" value=k.to_string() /> })
+    };
 
     view! {
         <div class="poem-form" data-testid="poem-form">
             <Form method="GET" action="/">
                 <label class="visually-hidden" for="poem-input">
-                    "诗句 · a line of poetry"
+                    {move || lang.get().t().poem_label}
                 </label>
-                <textarea
-                    id="poem-input"
-                    name="q"
-                    rows="2"
-                    maxlength="2000"
-                    placeholder="输入一句诗，例如：枯藤老树昏鸦"
-                    data-testid="poem-input"
-                    prop:value=move || value.get()
-                    on:keydown=on_keydown
-                >
-                    // Rendered verbatim inside <textarea> (raw text): escape it here, or a
-                    // query containing "</textarea>" would break out of the element.
-                    {escape_text(&value.get_untracked())}
-                </textarea>
-                <button type="submit" data-testid="poem-submit">
-                    "搜索 · Search"
-                </button>
+                <div class="poem-row">
+                    <textarea
+                        id="poem-input"
+                        name="q"
+                        rows="2"
+                        maxlength="2000"
+                        placeholder=move || lang.get().t().poem_placeholder
+                        data-testid="poem-input"
+                        prop:value=move || text.get()
+                        on:keydown=on_keydown
+                    >
+                        // Rendered verbatim inside <textarea> (raw text): escape it here, or a
+                        // query containing "</textarea>" would break out of the element.
+                        {escape_text(&text.get_untracked())}
+                    </textarea>
+                    <button type="submit" data-testid="poem-submit">
+                        {move || lang.get().t().search}
+                    </button>
+                </div>
+                {combine}
+                {k_field}
+                <p class="syntax-hint">{move || lang.get().t().syntax_hint}</p>
             </Form>
-            <nav class="examples" aria-label="示例 · examples">
+            <nav class="examples" aria-label=move || lang.get().t().examples>
                 {EXAMPLES
                     .iter()
                     .map(|line| {
-                        let href = format!("/?q={line}");
                         view! {
-                            <a class="chip" href=href>
+                            <a class="chip" href=search_href(&[("q", line)])>
                                 {*line}
                             </a>
                         }

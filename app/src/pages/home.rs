@@ -1,58 +1,82 @@
-//! The search page. The URL is the state of a text search (`/?q=…&k=…`): it is rendered on
-//! the server, so a shared link shows results before any script runs, and back/forward move
-//! between searches. A picture upload shows its own results below the query picture.
+//! The search page. Its state is the URL (`/?q=…&img=…&like=…&w=…&k=…&all=1`): a search is
+//! rendered on the server, so a shared link shows results before any script runs, and
+//! back/forward move between searches. An upload first stores the picture (`upload_query`),
+//! then navigates to `/?img=<id>` like any other search.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 
 use crate::components::gallery::ResultsView;
+use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
+use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
-use crate::search::{clamp_k, get_status, search_image, search_text};
-
-/// Which search the results area is showing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Showing {
-    Text,
-    Picture,
-}
+use crate::i18n::use_lang;
+use crate::query::check_weight;
+use crate::search::{clamp_k, get_status, search, upload_query, Query, SearchError};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let query = use_query_map();
-    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
-    let k = Memo::new(move |_| clamp_k(query.read().get("k").and_then(|v| v.parse().ok())));
+    let lang = use_lang();
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        let p = params.read();
+        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        Query {
+            q: p.get("q").unwrap_or_default(),
+            img: nonempty(p.get("img")),
+            like: nonempty(p.get("like")),
+            w: p.get("w").and_then(|w| check_weight(&w).ok()),
+        }
+    });
+    let k = Memo::new(move |_| clamp_k(params.read().get("k").and_then(|v| v.parse().ok())));
 
     let status = Resource::new(|| (), |_| get_status());
-    let text_results = Resource::new(
-        move || (q.get(), k.get()),
-        |(q, k)| async move {
-            if q.trim().is_empty() {
+    let results = Resource::new(
+        move || (query.get(), k.get()),
+        |(query, k)| async move {
+            if query.is_empty() {
                 None
             } else {
-                Some(search_text(q, Some(k)).await)
+                Some(search(query, Some(k)).await)
             }
         },
     );
+    let searching = RwSignal::new(false);
 
-    let showing = RwSignal::new(Showing::Text);
+    // Upload: show the picture at once, store it on the server, then go to its URL.
     let preview = RwSignal::new(None::<String>);
-    let picture_search =
-        Action::new_local(|form: &web_sys::FormData| search_image(form.clone().into()));
-
-    // A new text query (typed, a chip, back/forward) takes over the results area.
-    Effect::new(move |_| {
-        q.track();
-        showing.set(Showing::Text);
+    let upload_error = RwSignal::new(None::<SearchError>);
+    let upload = Action::new_local(|form: &web_sys::FormData| upload_query(form.clone().into()));
+    let navigate = use_navigate();
+    Effect::new(move |_| match upload.value().get() {
+        Some(Ok(id)) => {
+            upload.value().set(None);
+            navigate(&format!("/?img={id}"), NavigateOptions::default());
+        }
+        Some(Err(e)) => {
+            upload.value().set(None);
+            upload_error.set(Some(e));
+        }
+        None => {}
     });
-
-    let on_file = Callback::new(move |file: web_sys::File| {
+    // A new search (typed, a chip, back/forward) ends the upload view.
+    Effect::new(move |_| {
+        query.track();
+        upload_error.set(None);
+        if let Some(old) = preview.get_untracked() {
+            let _ = web_sys::Url::revoke_object_url(&old);
+            preview.set(None);
+        }
+    });
+    let on_upload = Callback::new(move |(blob, name): (web_sys::Blob, String)| {
         let Ok(form) = web_sys::FormData::new() else {
             return;
         };
         if form
-            .append_with_blob_and_filename(crate::search::IMAGE_FIELD, &file, &file.name())
+            .append_with_blob_and_filename(crate::search::IMAGE_FIELD, &blob, &name)
             .is_err()
         {
             return;
@@ -60,63 +84,71 @@ pub fn HomePage() -> impl IntoView {
         if let Some(old) = preview.get_untracked() {
             let _ = web_sys::Url::revoke_object_url(&old);
         }
-        preview.set(web_sys::Url::create_object_url_with_blob(&file).ok());
-        showing.set(Showing::Picture);
-        picture_search.dispatch_local(form);
+        preview.set(web_sys::Url::create_object_url_with_blob(&blob).ok());
+        upload_error.set(None);
+        upload.dispatch_local(form);
     });
+    let uploading = upload.pending();
+    let showing_upload = move || uploading.get() || upload_error.with(Option::is_some);
 
-    let text_view = move || {
+    let upload_view = move || {
+        let t = lang.get().t();
         view! {
-            <Transition fallback=|| view! { <p class="loading">"正在寻找…"</p> }>
+            <figure class="query-preview" data-testid="query-preview">
+                <img src=move || preview.get().unwrap_or_default() alt=t.query_picture />
+                <figcaption>
+                    {move || if uploading.get() { t.uploading } else { t.query_picture }}
+                </figcaption>
+            </figure>
+            {move || match upload_error.get() {
+                Some(e) => view! { <ErrorState error=e retry=None /> }.into_any(),
+                None => view! { <LoadingState /> }.into_any(),
+            }}
+        }
+    };
+
+    let results_view = move || {
+        view! {
+            <Transition fallback=|| view! { <LoadingState /> } set_pending=searching.write_only()>
                 {move || {
-                    text_results
+                    results
                         .get()
                         .map(|r| match r {
                             None => ().into_any(),
-                            Some(result) => view! { <ResultsView result /> }.into_any(),
+                            Some(Ok(found)) => {
+                                view! { <ResultsView found query=query.get_untracked() /> }
+                                    .into_any()
+                            }
+                            Some(Err(error)) => {
+                                let retry = Callback::new(move |_| results.refetch());
+                                view! { <ErrorState error retry=Some(retry) /> }.into_any()
+                            }
                         })
                 }}
             </Transition>
         }
     };
 
-    let picture_view = move || {
-        let pending = picture_search.pending();
-        view! {
-            <figure class="query-preview" data-testid="query-preview">
-                <img src=move || preview.get().unwrap_or_default() alt="查询图片 · query picture" />
-                <figcaption>"以此图搜索 · searching with this picture"</figcaption>
-            </figure>
-            {move || {
-                if pending.get() {
-                    view! { <p class="loading">"正在寻找…"</p> }.into_any()
-                } else {
-                    match picture_search.value().get() {
-                        Some(result) => view! { <ResultsView result /> }.into_any(),
-                        None => ().into_any(),
-                    }
-                }
-            }}
-        }
-    };
-
     view! {
         <header class="hero">
+            <LangSwitch />
             <h1>"诗画"</h1>
-            <p class="tagline">"以诗搜图 · search your photos with a line of poetry"</p>
+            <p class="tagline">{move || lang.get().t().tagline}</p>
         </header>
         <Transition fallback=|| ()>
             {move || status.get().map(|s| view! { <ModelBanner status=s /> })}
         </Transition>
         <section class="search">
-            <PoemBox value=q />
-            <Upload on_file />
+            <PoemBox query k />
+            <Upload on_upload />
         </section>
-        <section class="results" aria-live="polite">
-            {move || match showing.get() {
-                Showing::Text => text_view().into_any(),
-                Showing::Picture => picture_view().into_any(),
-            }}
+        <section
+            class="results"
+            class:stale=move || searching.get()
+            aria-live="polite"
+            aria-busy=move || (searching.get() || uploading.get()).to_string()
+        >
+            {move || if showing_upload() { upload_view().into_any() } else { results_view().into_any() }}
         </section>
     }
 }

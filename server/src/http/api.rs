@@ -1,10 +1,16 @@
 //! The JSON API for scripts, `/api/v1/...`: the same search service as the server functions.
-//! `GET search?q=&k=`, `POST search/image` (multipart field `image`, optional `k`),
-//! `GET similar/{id}?k=`, `GET stats`. Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
+//! `GET search?q=&img=&like=&w=&k=` (text, combined terms such as `夕阳 - 城市`, a kept query
+//! picture, a collection photo, or any mix), `POST search/image` (multipart field `image`,
+//! optional `k`; answers with a `query_id` usable as `img=`), `GET similar/{id}?k=`,
+//! `GET stats`. Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
 use std::time::Instant;
 
-use app::search::{clamp_k, Hit, SearchError, SearchResults, SearchService, IMAGE_FIELD, MAX_K};
+use app::query::{check_weight, Term};
+use app::search::{
+    clamp_k, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService, IMAGE_FIELD,
+    MAX_K,
+};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -38,6 +44,12 @@ pub struct ApiResults {
     pub results: Vec<ApiHit>,
     pub took_ms: u64,
     pub truncated: bool,
+    /// The text terms combined (absent for picture-only searches).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<Term>,
+    /// Id of the uploaded query picture: `search?img=<id>` and `/?img=<id>` repeat the search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
 }
 
 impl From<SearchResults> for ApiResults {
@@ -46,6 +58,8 @@ impl From<SearchResults> for ApiResults {
             results: r.hits.into_iter().map(api_hit).collect(),
             took_ms: r.took_ms,
             truncated: r.truncated,
+            terms: r.terms,
+            query_id: r.query_id,
         }
     }
 }
@@ -91,21 +105,33 @@ fn parse_k(k: Option<&str>) -> Result<usize, ApiError> {
 }
 
 #[derive(Deserialize)]
-pub struct SearchQuery {
+pub struct SearchParams {
     q: Option<String>,
+    img: Option<String>,
+    like: Option<String>,
+    w: Option<String>,
     k: Option<String>,
 }
 
 async fn search(
     State(st): State<AppState>,
-    Query(p): Query<SearchQuery>,
+    Query(p): Query<SearchParams>,
 ) -> Result<Json<ApiResults>, ApiError> {
     let k = parse_k(p.k.as_deref())?;
-    let res = st
-        .shihua
-        .search_text(p.q.as_deref().unwrap_or(""), k)
-        .await?;
-    Ok(Json(res.into()))
+    let w = match p.w.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(w) => {
+            Some(check_weight(w).map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?)
+        }
+    };
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let query = SearchQuery {
+        q: p.q.unwrap_or_default(),
+        img: nonempty(p.img),
+        like: nonempty(p.like),
+        w,
+    };
+    Ok(Json(st.shihua.search(query, k).await?.into()))
 }
 
 async fn search_image(
@@ -181,6 +207,8 @@ async fn similar(
         results: hits.into_iter().map(api_hit).collect(),
         took_ms: start.elapsed().as_millis() as u64,
         truncated: false,
+        terms: Vec::new(),
+        query_id: None,
     }))
 }
 

@@ -1,23 +1,22 @@
-//! Photos by id: `/image/{id}` streams the original file, `/thumb/{id}?w=` a JPEG thumbnail
-//! made once and cached on disk. The path always comes from the collection row, never from
-//! the client. Responses carry `Cache-Control` and `ETag` and honour `If-None-Match`.
+//! Pictures over HTTP: `/image/{id}` streams the original photo, `/thumb/{id}?w=` a JPEG
+//! thumbnail made once and cached on disk, `/query/{id}` the preview of an uploaded query
+//! picture. A photo's path always comes from the collection row, never from the client.
+//! Responses carry `Cache-Control` and `ETag` and honour `If-None-Match`.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use image::codecs::jpeg::JpegEncoder;
 use serde::Deserialize;
 
 use super::AppState;
 use crate::clip::preprocess::{decode, DEFAULT_MAX_PIXELS};
+use crate::thumbnail::jpeg_thumbnail;
 
 /// Thumbnail widths are rounded up to one of these, so the cache stays small.
 pub const THUMB_WIDTHS: [u32; 5] = [120, 240, 480, 960, 1600];
-const JPEG_QUALITY: u8 = 82;
 
 /// On-disk thumbnail cache.
 pub struct ThumbCache {
@@ -160,24 +159,25 @@ pub async fn thumb(
 fn make_thumb(src: &Path, dst: &Path, w: u32) -> anyhow::Result<(Vec<u8>, std::fs::Metadata)> {
     let bytes = std::fs::read(src)?;
     let decoded = decode(&bytes, DEFAULT_MAX_PIXELS)?;
-    let img = if decoded.width > w {
-        let h =
-            ((u64::from(decoded.height) * u64::from(w)) / u64::from(decoded.width)).max(1) as u32;
-        decoded
-            .image
-            .resize_exact(w, h, image::imageops::FilterType::Triangle)
-    } else {
-        decoded.image
-    };
-    let mut out = Cursor::new(Vec::new());
-    img.to_rgb8()
-        .write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY))?;
-    let out = out.into_inner();
+    let out = jpeg_thumbnail(decoded.image, w)?;
     let tmp = dst.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &out)?;
     std::fs::rename(&tmp, dst)?;
     let meta = std::fs::metadata(dst)?;
     Ok((out, meta))
+}
+
+/// `GET /query/{id}`: the preview of an uploaded query picture.
+pub async fn query_picture(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    match state.shihua.query_images().preview(&id) {
+        // Content-addressed: the same id is always the same picture.
+        Some(bytes) => respond(bytes.to_vec(), "image/jpeg", format!("\"{id}\""), &headers),
+        None => not_found("this query picture has expired or never existed"),
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The HTTP side: router assembly (`routes.rs`), photo and thumbnail serving by id
-//! (`media.rs`), the JSON API (`api.rs`) and the health check (`health.rs`).
+//! (`media.rs`), the JSON API (`api.rs`), the script-free upload form (`upload_form.rs`) and
+//! the health check (`health.rs`).
 
 pub mod api;
 pub mod health;
 pub mod media;
 pub mod routes;
+pub mod upload_form;
 
 pub use routes::{router, AppState};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use app::search::SharedSearch;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -38,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(super::health::healthz))
         .route("/thumb/{id}", get(super::media::thumb))
         .route("/image/{id}", get(super::media::image))
+        .route("/query/{id}", get(super::media::query_picture))
+        .route("/upload", post(super::upload_form::upload))
         .merge(super::api::routes())
         .leptos_routes_with_context(&state, routes, move || provide_context(search.clone()), {
             let options = state.leptos_options.clone();

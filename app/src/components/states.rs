@@ -1,0 +1,64 @@
+//! The designed states of the results area: loading (a skeleton of the grid, so the layout
+//! does not jump), nothing found (with example lines to try), and an error with a retry.
+
+use leptos::prelude::*;
+
+use crate::components::poem_box::EXAMPLES;
+use crate::i18n::use_lang;
+use crate::search::SearchError;
+use crate::url::search_href;
+
+/// Placeholder cards shown while a search runs.
+const SKELETON_CARDS: usize = 8;
+
+#[component]
+pub fn LoadingState() -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="loading" data-testid="loading" role="status">
+            <p class="spinner">{move || lang.get().t().searching}</p>
+            <ul class="gallery skeleton" aria-hidden="true">
+                {(0..SKELETON_CARDS).map(|_| view! { <li class="card ghost"></li> }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+#[component]
+pub fn EmptyState() -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <div class="empty" data-testid="no-results">
+            <p>{move || lang.get().t().no_results}</p>
+            <p class="hint">
+                {move || lang.get().t().no_results_hint}
+                " "
+                {EXAMPLES
+                    .iter()
+                    .map(|line| view! { <a class="chip" href=search_href(&[("q", line)])>{*line}</a> })
+                    .collect_view()}
+            </p>
+        </div>
+    }
+}
+
+#[component]
+pub fn ErrorState(error: SearchError, retry: Option<Callback<()>>) -> impl IntoView {
+    let lang = use_lang();
+    let button = retry.map(|retry| {
+        view! {
+            <button type="button" class="retry" data-testid="retry" on:click=move |_| retry.run(())>
+                {move || lang.get().t().retry}
+            </button>
+        }
+    });
+    view! {
+        <div class="error-box" role="alert">
+            <p class="error-title">{move || lang.get().t().error_title}</p>
+            <p class="error" data-testid="search-error">
+                {error.to_string()}
+            </p>
+            {button}
+        </div>
+    }
+}

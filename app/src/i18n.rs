@@ -1,0 +1,302 @@
+//! Interface language: Chinese or English, every visible string of the page in one table per
+//! language. The server picks the language from `?lang=`, then the `lang` cookie, then
+//! `Accept-Language`; the page keeps it in a context signal that the switch changes.
+
+use leptos::prelude::*;
+
+/// Cookie that remembers the visitor's choice.
+pub const LANG_COOKIE: &str = "lang";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// Short form used in URLs and the cookie.
+    pub fn short(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// `zh`, `zh-CN`, `en-GB`... → a language we have; anything else → None.
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        let primary = s.split(['-', '_']).next().unwrap_or("");
+        match primary {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The best match in an `Accept-Language` header (by q value, then order); Chinese when
+    /// nothing matches.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("");
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Lang::parse(tag) {
+                if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, lang));
+                }
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+
+    pub fn t(self) -> &'static Texts {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+
+    pub fn results_line(self, shown: usize, ms: u64) -> String {
+        match self {
+            Lang::Zh => format!("{shown} 张照片 · {ms} 毫秒"),
+            Lang::En => format!("{shown} photos · {ms} ms"),
+        }
+    }
+
+    pub fn hidden_line(self, hidden: usize) -> String {
+        match self {
+            Lang::Zh => format!("另有 {hidden} 张相似度远低于最佳结果，已隐藏。"),
+            Lang::En => format!("{hidden} more far below the best match are hidden."),
+        }
+    }
+
+    pub fn model_line(self, model: &str, rows: u64) -> String {
+        match self {
+            Lang::Zh => format!("模型 {model} · 已索引 {rows} 张照片"),
+            Lang::En => format!("model {model} · {rows} photos indexed"),
+        }
+    }
+}
+
+/// Every string the page shows, in one language.
+pub struct Texts {
+    pub tagline: &'static str,
+    pub poem_label: &'static str,
+    pub poem_placeholder: &'static str,
+    pub search: &'static str,
+    pub examples: &'static str,
+    pub syntax_hint: &'static str,
+    pub combine_picture: &'static str,
+    pub combine_photo: &'static str,
+    pub upload: &'static str,
+    pub drop_hint: &'static str,
+    pub uploading: &'static str,
+    pub searching: &'static str,
+    pub no_results: &'static str,
+    pub no_results_hint: &'static str,
+    pub empty_collection: &'static str,
+    pub fixture_warning: &'static str,
+    pub truncated: &'static str,
+    pub show_all: &'static str,
+    pub show_best: &'static str,
+    pub query_picture: &'static str,
+    pub like_photo: &'static str,
+    pub combined: &'static str,
+    pub share: &'static str,
+    pub copied: &'static str,
+    pub more_like_this: &'static str,
+    pub open_original: &'static str,
+    pub close: &'static str,
+    pub previous: &'static str,
+    pub next: &'static str,
+    pub similarity: &'static str,
+    pub error_title: &'static str,
+    pub retry: &'static str,
+    pub switch_to: &'static str,
+    pub not_found: &'static str,
+}
+
+static ZH: Texts = Texts {
+    tagline: "以诗搜图 · 以图搜图",
+    poem_label: "诗句",
+    poem_placeholder: "输入一句诗，例如：枯藤老树昏鸦",
+    search: "搜索",
+    examples: "示例",
+    syntax_hint: "可组合：夕阳 - 城市，2*大海 + 夕阳",
+    combine_picture: "与上方图片组合",
+    combine_photo: "与上方照片组合",
+    upload: "以图搜图",
+    drop_hint: "选择、拖入或粘贴一张图片",
+    uploading: "正在上传图片…",
+    searching: "正在寻找…",
+    no_results: "没有找到照片。",
+    no_results_hint: "换一句诗试试：",
+    empty_collection: "还没有索引任何照片。运行 shihua index <文件夹> 来添加照片。",
+    fixture_warning: "演示模式：当前使用随机权重的测试模型，结果没有意义。请按 README 提供 Chinese-CLIP 模型文件。",
+    truncated: "诗句过长，只用了前 52 个字词。",
+    show_all: "显示全部",
+    show_best: "只显示最相似的",
+    query_picture: "以此图搜索",
+    like_photo: "与此照片相似",
+    combined: "组合查询",
+    share: "分享",
+    copied: "链接已复制",
+    more_like_this: "相似照片",
+    open_original: "查看原图",
+    close: "关闭",
+    previous: "上一张",
+    next: "下一张",
+    similarity: "相似度",
+    error_title: "搜索没有完成",
+    retry: "重试",
+    switch_to: "English",
+    not_found: "页面不存在",
+};
+
+static EN: Texts = Texts {
+    tagline: "Search your photos with a line of poetry, or with a picture",
+    poem_label: "A line of poetry",
+    poem_placeholder: "Type a line of poetry, e.g. 枯藤老树昏鸦",
+    search: "Search",
+    examples: "Examples",
+    syntax_hint: "Combine: 夕阳 - 城市, 2*大海 + 夕阳",
+    combine_picture: "Combine with the picture above",
+    combine_photo: "Combine with the photo above",
+    upload: "Search with a picture",
+    drop_hint: "Choose, drop or paste a picture",
+    uploading: "Uploading the picture…",
+    searching: "Searching…",
+    no_results: "No photos found.",
+    no_results_hint: "Try another line:",
+    empty_collection: "No photos indexed yet. Run shihua index <folder> to add some.",
+    fixture_warning: "Demo mode: the random-weight fixture model is answering, so results are NOT meaningful. Supply the Chinese-CLIP model files (see README).",
+    truncated: "The text was cut to the model's 52 tokens.",
+    show_all: "Show all",
+    show_best: "Show only the closest",
+    query_picture: "Searching with this picture",
+    like_photo: "Photos like this one",
+    combined: "Combined query",
+    share: "Share",
+    copied: "Link copied",
+    more_like_this: "More like this",
+    open_original: "Open original",
+    close: "Close",
+    previous: "Previous",
+    next: "Next",
+    similarity: "similarity",
+    error_title: "The search did not finish",
+    retry: "Try again",
+    switch_to: "中文",
+    not_found: "Page not found",
+};
+
+/// The language signal every component reads.
+pub fn use_lang() -> RwSignal<Lang> {
+    use_context::<RwSignal<Lang>>().unwrap_or_else(|| RwSignal::new(Lang::default()))
+}
+
+/// The language for this request, on the server: `?lang=`, then the cookie, then
+/// `Accept-Language`. A `?lang=` choice is remembered in the cookie.
+#[cfg(feature = "ssr")]
+pub fn request_lang() -> Lang {
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return Lang::default();
+    };
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .and_then(Lang::parse)
+    });
+    if let Some(lang) = from_query {
+        remember(lang);
+        return lang;
+    }
+    let from_cookie = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("lang="))
+        .and_then(Lang::parse);
+    if let Some(lang) = from_cookie {
+        return lang;
+    }
+    parts
+        .headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default()
+}
+
+#[cfg(feature = "ssr")]
+fn remember(lang: Lang) {
+    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(v) = http::HeaderValue::from_str(&cookie_value(lang)) {
+            opts.append_header(http::header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// The cookie that remembers a language for a year.
+pub fn cookie_value(lang: Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.short()
+    )
+}
+
+/// The language the server rendered, read back from `<html lang>` when the client starts.
+#[cfg(not(feature = "ssr"))]
+pub fn document_lang() -> Lang {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| e.get_attribute("lang"))
+        .and_then(|l| Lang::parse(&l))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, en;q=0.5, zh-CN;q=0.8"),
+            Lang::Zh
+        );
+        assert_eq!(Lang::from_accept_language("de-DE"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language(""), Lang::Zh);
+        assert_eq!(Lang::from_accept_language("zh-TW;q=0, en"), Lang::En);
+    }
+
+    #[test]
+    fn codes_parse() {
+        assert_eq!(Lang::parse("zh-Hant"), Some(Lang::Zh));
+        assert_eq!(Lang::parse("EN_gb"), Some(Lang::En));
+        assert_eq!(Lang::parse("ja"), None);
+    }
+}

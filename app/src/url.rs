@@ -1,0 +1,46 @@
+//! Links that change one thing about the current search: the page's state is its URL
+//! (`/?q=…&img=…&like=…&w=…&k=…&all=1&lang=en`), so every toggle is a plain link that
+//! works before the client has loaded and can be shared.
+
+use leptos_router::params::ParamsMap;
+
+/// `/` plus the current query with `key` set to `value` (or removed when `None`).
+/// Values set here are ids and flags; they are escaped by the router.
+pub fn href_with(params: &ParamsMap, changes: &[(&'static str, Option<&str>)]) -> String {
+    let mut params = params.clone();
+    for (key, value) in changes {
+        match value {
+            Some(v) => params.replace(*key, v.to_string()),
+            None => {
+                params.remove(key);
+            }
+        }
+    }
+    format!("/{}", params.to_query_string())
+}
+
+/// A fresh search link: only the given parameters, escaped.
+pub fn search_href(pairs: &[(&'static str, &str)]) -> String {
+    let mut params = ParamsMap::new();
+    for (k, v) in pairs {
+        params.insert(*k, v.to_string());
+    }
+    format!("/{}", params.to_query_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_change_one_parameter() {
+        let mut p = ParamsMap::new();
+        p.insert("q", "夕阳 - 城市".to_string());
+        let shown = href_with(&p, &[("all", Some("1"))]);
+        assert!(shown.starts_with("/?q="), "{shown}");
+        assert!(shown.ends_with("&all=1"), "{shown}");
+        assert!(!shown.contains(' '), "{shown}");
+        assert_eq!(href_with(&p, &[("q", None)]), "/");
+        assert_eq!(search_href(&[("like", "42")]), "/?like=42");
+    }
+}
