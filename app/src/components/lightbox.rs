@@ -52,13 +52,25 @@ pub fn Lightbox(
     });
     on_cleanup(move || keys.remove());
 
-    // New photo: forget the old size; opened: take the focus so screen readers follow.
+    // New photo: forget the old size; opened: take the focus so screen readers follow, and
+    // keep the page behind from scrolling.
     Effect::new(move |_| {
-        if selected.get().is_some() {
+        let open = selected.get().is_some();
+        if open {
             dims.set(None);
             if let Some(el) = dialog.get() {
                 let _ = el.focus();
             }
+        }
+        if let Some(body) = document().body() {
+            let _ = body.class_list().toggle_with_force("lightbox-open", open);
+        }
+    });
+    // Leaving the page with the lightbox open (browser only: the server has no document).
+    #[cfg(target_arch = "wasm32")]
+    on_cleanup(|| {
+        if let Some(body) = document().body() {
+            let _ = body.class_list().remove_1("lightbox-open");
         }
     });
 
