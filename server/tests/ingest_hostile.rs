@@ -17,11 +17,10 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use app::search::SearchService;
-use common::{copy_demo, demo_photos, index_options, repo, start_and_index, LiteIndex, TestMilvus};
+use common::{copy_demo, demo_photos, index_options, start_and_index, TestMilvus};
 use server::ingest::{index_folder, ReadHook};
 use server::service::Shihua;
 use server::store::MilvusStore;
@@ -71,35 +70,23 @@ async fn unreadable_files_and_folders_and_a_fifo_are_reported_and_skipped() {
         &tmp.path().join("db/m.db"),
     )
     .await;
-    let args = [
-        "index",
-        dir.to_str().unwrap(),
-        "--batch-size",
-        "4",
-        "--encode-batch",
-        "2",
-    ];
+    let args = ["index", dir.to_str().unwrap(), "--encode-batch", "2"];
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_shihua"));
-        c
+    let as_nobody: &[&str] = if root {
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
     } else {
-        Command::new(env!("CARGO_BIN_EXE_shihua"))
+        &[]
     };
-    cmd.current_dir(repo())
-        .env("MILVUS_URI", &milvus.uri)
-        .env("SHIHUA_MODEL", "fixture")
-        .env("SHIHUA_THREADS", "1")
-        .env("RUST_LOG", "warn")
+    let out = milvus
+        .shihua(as_nobody, &args)
         .env("HOME", tmp.path())
-        .args(args);
-    if let Some(c) = &milvus.collection {
-        cmd.env("SHIHUA_COLLECTION", c);
-    }
-    let out = cmd
         .output()
         .expect("setpriv (util-linux) runs shihua as nobody");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -141,24 +128,10 @@ async fn unreadable_files_and_folders_and_a_fifo_are_reported_and_skipped() {
     chmod(&dir.join("locked.jpg"), 0o644);
     chmod(&dir.join("private"), 0o755);
     std::fs::remove_file(dir.join("pipe.jpg")).unwrap();
-    let (ok, again, err) = {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_shihua"));
-        c.current_dir(repo())
-            .env("MILVUS_URI", &milvus.uri)
-            .env("SHIHUA_MODEL", "fixture")
-            .env("RUST_LOG", "warn")
-            .args(args);
-        if let Some(col) = &milvus.collection {
-            c.env("SHIHUA_COLLECTION", col);
-        }
-        let o = c.output().unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    };
-    assert!(ok, "{again}\n{err}");
+    let out = milvus.shihua(&[], &args).output().unwrap();
+    let again = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{again}\n{err}");
     assert!(again.contains("indexed:  3 "), "{again}");
     assert!(again.contains("unchanged (skipped): 3"), "{again}");
     assert!(again.contains("rows in collection: 6"), "{again}");
@@ -231,12 +204,8 @@ async fn files_changed_replaced_or_deleted_during_indexing() {
     let mut opts = index_options(&dir);
     opts.encode_batch = 2;
     opts.before_read = Some(hook);
-    let LiteIndex {
-        milvus,
-        store,
-        encoder,
-        summary,
-    } = start_and_index(tmp.path(), opts).await;
+    let run = start_and_index(tmp.path(), opts).await;
+    let (store, encoder, summary) = (run.store.clone(), run.encoder.clone(), &run.summary);
 
     assert_eq!(summary.found, 8);
     let failed: HashMap<String, String> = summary
@@ -308,5 +277,5 @@ async fn files_changed_replaced_or_deleted_during_indexing() {
     assert_eq!(again.failed.len(), 1, "{again}");
     assert!(again.failed[0].1.contains("a FIFO"), "{again}");
     assert_eq!(again.rows_in_collection, 6);
-    milvus.stop().await.unwrap();
+    run.milvus.stop().await.unwrap();
 }

@@ -12,29 +12,14 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{copy_demo, repo, TestMilvus};
 use server::store::MilvusStore;
 
-fn shihua(m: &TestMilvus, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shihua"));
-    cmd.current_dir(repo()).env("MILVUS_URI", &m.uri);
-    if let Some(c) = &m.collection {
-        cmd.env("SHIHUA_COLLECTION", c);
-    }
-    cmd.env("SHIHUA_MODEL", "fixture")
-        .env("SHIHUA_THREADS", "1")
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
+/// `shihua index DIR` in small batches (many inserts per run), then `extra`.
+fn index_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "index",
         dir.to_str().unwrap(),
@@ -44,7 +29,12 @@ fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
         "2",
     ];
     args.extend_from_slice(extra);
-    let out = shihua(m, &args).output().unwrap();
+    args
+}
+
+fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
+    let args = index_args(dir, extra);
+    let out = m.shihua(&[], &args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -146,19 +136,7 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
 
     // Kill points: after the first rows land, and after more than half have landed.
     for threshold in [1u64, 13] {
-        let mut child = shihua(
-            m,
-            &[
-                "index",
-                dir.to_str().unwrap(),
-                "--batch-size",
-                "4",
-                "--encode-batch",
-                "2",
-            ],
-        )
-        .spawn()
-        .unwrap();
+        let mut child = m.shihua(&[], &index_args(&dir, &[])).spawn().unwrap();
         let start = Instant::now();
         loop {
             let n = s.count().await.unwrap_or(0);

@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
@@ -156,6 +156,31 @@ impl TestMilvus {
             cfg.collection = c.clone();
         }
         cfg
+    }
+
+    /// `shihua` on the fixture model (one thread) against this server and collection, output
+    /// captured. A non-empty `wrapper` (e.g. `setpriv …`) runs it: `wrapper… shihua args…`.
+    pub fn shihua(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_shihua");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.current_dir(repo()).env("MILVUS_URI", &self.uri);
+        if let Some(c) = &self.collection {
+            cmd.env("SHIHUA_COLLECTION", c);
+        }
+        cmd.env("SHIHUA_MODEL", "fixture")
+            .env("SHIHUA_THREADS", "1")
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
     }
 
     pub async fn stop(mut self) {
