@@ -535,7 +535,7 @@ async fn plan(
         }
         // Touched but identical content still counts as unchanged.
         let same_content = row.sha256.as_deref().is_some_and(|h| {
-            std::fs::read(&path).is_ok_and(|b| hex::encode(Sha256::digest(&b)) == h)
+            read_stable(&path, None).is_ok_and(|(b, _)| hex::encode(Sha256::digest(&b)) == h)
         });
         if same_content {
             summary.unchanged += 1;
