@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODEL ?=
 PORT ?= 3000
 
-.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data
+.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data fuzz
 
 ## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
 run: setup site-release
@@ -16,6 +16,10 @@ test: setup-e2e
 ## make test-standalone: the store and ingest integration tests against a real Milvus standalone 2.3.5
 test-standalone: setup
 	scripts/test-standalone.sh
+
+## make fuzz: fuzz the upload → decode → preprocess path for 10 minutes (FUZZ_SECONDS=N to change)
+fuzz:
+	scripts/fuzz.sh
 
 setup:
 	scripts/setup.sh

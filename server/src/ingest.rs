@@ -3,6 +3,13 @@
 //! reference), build the index, load, and summarise. A photo that cannot be read is reported
 //! and skipped; it never aborts the run.
 //!
+//! A photo is read through one open file handle with `O_NONBLOCK` (a FIFO or device named
+//! `x.jpg` is refused, never waited on), and its identity (device, inode, size, mtime, ctime)
+//! is compared before and after the read: a photo that changes while it is read is read again,
+//! so the row always holds the bytes and the stat that belong together; one that keeps
+//! changing (still being written) is reported and left for the next run, and one deleted
+//! meanwhile is reported and skipped.
+//!
 //! Re-running is cheap and safe: a photo whose size and mtime match its row is skipped, a
 //! changed photo gets a new row and its old row is deleted after the insert, rows left twice
 //! for one path by an interrupted run are reduced to the newest, and `--prune` deletes rows
@@ -10,6 +17,8 @@
 //! one row per photo.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -41,6 +50,20 @@ pub struct IndexOptions {
     pub prune: bool,
     /// Show the progress bar (off in tests and when stderr is not a terminal).
     pub progress: bool,
+    /// Test-only: called with a photo's path after it is opened and before it is read, on
+    /// every read attempt, so tests can change or delete the file at exactly that moment.
+    #[doc(hidden)]
+    pub before_read: Option<ReadHook>,
+}
+
+/// A callback run just before each read attempt of a photo ([`IndexOptions::before_read`]).
+#[derive(Clone)]
+pub struct ReadHook(pub Arc<dyn Fn(&Path) + Send + Sync>);
+
+impl std::fmt::Debug for ReadHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadHook")
+    }
 }
 
 impl IndexOptions {
@@ -54,6 +77,7 @@ impl IndexOptions {
             include_hidden: false,
             prune: false,
             progress: true,
+            before_read: None,
         }
     }
 }
@@ -121,7 +145,8 @@ impl std::fmt::Display for IndexSummary {
 pub type Skipped = (PathBuf, String);
 
 /// Photo files under `opts.root`, sorted, and the entries that could not be read (symlink
-/// loops, permission errors), which are reported and skipped.
+/// loops, permission errors, dangling links, and FIFOs, sockets or devices with a photo's
+/// extension), which are reported and skipped.
 pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)> {
     let root = opts
         .root
@@ -145,17 +170,20 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)>
         });
     for entry in walker {
         match entry {
-            Ok(e) if e.file_type().is_file() => {
+            Ok(e) if e.file_type().is_dir() => {}
+            Ok(e) => {
                 let ok = e
                     .path()
                     .extension()
                     .and_then(|x| x.to_str())
                     .is_some_and(|x| exts.contains(&x.to_ascii_lowercase()));
-                if ok {
+                if ok && e.file_type().is_file() {
                     files.push(e.into_path());
+                } else if ok {
+                    let why = format!("not a regular file ({})", kind_of(&e.file_type()));
+                    problems.push((e.into_path(), why));
                 }
             }
-            Ok(_) => {}
             Err(err) => {
                 let p = err
                     .path()
@@ -167,6 +195,103 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)>
     }
     files.sort();
     Ok((files, problems))
+}
+
+/// What a non-regular directory entry is, in words.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+/// How often a photo that changes while it is read is read again before it is left for the
+/// next run.
+const READ_ATTEMPTS: usize = 3;
+
+/// What identifies one version of a file: if any of these differ, it changed.
+#[derive(PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+}
+
+/// Reads a photo whole, with the metadata that belongs to exactly these bytes. A file that
+/// is changed, replaced or deleted while it is read is detected (its stamp before and after
+/// the read differ, or the path no longer leads to the file read) and read again; a FIFO or
+/// device is refused without waiting on it.
+fn read_stable(
+    path: &Path,
+    hook: Option<&ReadHook>,
+) -> Result<(Vec<u8>, std::fs::Metadata), String> {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    for _ in 0..READ_ATTEMPTS {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| {
+                if gone(&e) {
+                    "deleted during indexing".to_owned()
+                } else {
+                    format!("cannot open: {e}")
+                }
+            })?;
+        let before = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+        if !before.is_file() {
+            return Err(format!(
+                "not a regular file ({})",
+                kind_of(&before.file_type())
+            ));
+        }
+        if let Some(hook) = hook {
+            (hook.0)(path);
+        }
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(before.len() as usize)
+            .map_err(|_| format!("too large to read ({} bytes)", before.len()))?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let after = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+        let now = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if gone(&e) => return Err("deleted during indexing".to_owned()),
+            Err(e) => return Err(format!("cannot stat: {e}")),
+        };
+        let stamp = Stamp::of(&before);
+        if stamp == Stamp::of(&after)
+            && stamp == Stamp::of(&now)
+            && bytes.len() as u64 == before.len()
+        {
+            return Ok((bytes, after));
+        }
+    }
+    Err(format!(
+        "kept changing while it was read ({READ_ATTEMPTS} tries; still being written?): \
+         skipped, the next run indexes it"
+    ))
 }
 
 /// A photo ready for the model.
@@ -181,6 +306,7 @@ fn prepare(
     spec: &PreprocessSpec,
     model: &str,
     max_path: usize,
+    hook: Option<&ReadHook>,
 ) -> Result<Prepared, String> {
     let shown = path.to_string_lossy();
     if shown.len() > max_path {
@@ -189,15 +315,10 @@ fn prepare(
             shown.len()
         ));
     }
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let (bytes, meta) = read_stable(path, hook)?;
     let (tensor, decoded) = preprocess::preprocess_bytes(&bytes, spec, DEFAULT_MAX_PIXELS)
         .map_err(|e| e.to_string())?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
+    let mtime = mtime_secs(&meta);
     let mut extra = Map::new();
     extra.insert("sha256".into(), json!(hex::encode(Sha256::digest(&bytes))));
     extra.insert("mtime".into(), json!(mtime));
@@ -262,7 +383,10 @@ pub async fn index_folder(
     let worker = {
         let encoder = encoder.clone();
         let encode_batch = opts.encode_batch.max(1);
-        tokio::task::spawn_blocking(move || encode_all(encoder, files, encode_batch, max_path, tx))
+        let hook = opts.before_read.clone();
+        tokio::task::spawn_blocking(move || {
+            encode_all(encoder, files, encode_batch, max_path, hook, tx)
+        })
     };
 
     let mut inserter = Inserter {
@@ -411,7 +535,7 @@ async fn plan(
         }
         // Touched but identical content still counts as unchanged.
         let same_content = row.sha256.as_deref().is_some_and(|h| {
-            std::fs::read(&path).is_ok_and(|b| hex::encode(Sha256::digest(&b)) == h)
+            read_stable(&path, None).is_ok_and(|(b, _)| hex::encode(Sha256::digest(&b)) == h)
         });
         if same_content {
             summary.unchanged += 1;
@@ -448,6 +572,7 @@ fn encode_all(
     files: Vec<PathBuf>,
     encode_batch: usize,
     max_path: usize,
+    hook: Option<ReadHook>,
     tx: tokio::sync::mpsc::Sender<Item>,
 ) -> anyhow::Result<()> {
     let spec = encoder.preprocess_spec().clone();
@@ -458,7 +583,10 @@ fn encode_all(
             for chunk in files.chunks(encode_batch) {
                 let prepared: Vec<_> = chunk
                     .par_iter()
-                    .map(|p| prepare(p, &spec, &model, max_path).map_err(|e| (p.clone(), e)))
+                    .map(|p| {
+                        prepare(p, &spec, &model, max_path, hook.as_ref())
+                            .map_err(|e| (p.clone(), e))
+                    })
                     .collect();
                 if ptx.send(prepared).is_err() {
                     break;

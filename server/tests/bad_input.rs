@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::{copy_demo, demo_photos, fixture_encoder, repo, test_router};
+use common::{
+    copy_demo, demo_photos, index_options, repo, start_and_index, test_router, LiteIndex,
+};
 use http_body_util::BodyExt;
-use server::ingest::{index_folder, IndexOptions};
 use server::service::Shihua;
-use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
 async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
@@ -101,22 +101,12 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
         .unwrap();
     std::fs::copy(&jpg, photos.join(nasty)).unwrap();
 
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
-        .await
-        .unwrap();
-    let cfg = StoreConfig {
-        uri: milvus.uri(),
-        model_id: "fixture".into(),
-        ..StoreConfig::default()
-    };
-    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
-    let encoder = fixture_encoder();
-    let mut opts = IndexOptions::new(&photos);
-    opts.progress = false;
-    let summary = index_folder(encoder.clone(), store.clone(), opts)
-        .await
-        .unwrap();
+    let LiteIndex {
+        milvus,
+        store,
+        encoder,
+        summary,
+    } = start_and_index(tmp.path(), index_options(&photos)).await;
     assert_eq!(summary.indexed, 4);
     let app = test_router(
         Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),

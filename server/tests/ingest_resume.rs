@@ -12,112 +12,14 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{copy_demo, repo};
-use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
+use common::{copy_demo, repo, TestMilvus};
+use server::store::MilvusStore;
 
-/// Names an external Milvus server to test against instead of the embedded Milvus Lite.
-const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
-
-/// The Milvus one test indexes into: its own embedded Milvus Lite (default collection), or the
-/// external server with a collection of its own, dropped when this is dropped.
-struct TestMilvus {
-    lite: Option<EmbeddedMilvus>,
-    uri: String,
-    /// `None`: the default collection (`multimodal_chinese_clip`).
-    collection: Option<String>,
-}
-
-impl TestMilvus {
-    async fn start(test: &str, db: &Path) -> TestMilvus {
-        if let Some(uri) = std::env::var(EXTERNAL_ENV)
-            .ok()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-        {
-            return TestMilvus {
-                lite: None,
-                uri,
-                collection: Some(format!("t_{test}_{}", std::process::id())),
-            };
-        }
-        let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-        let lite = EmbeddedMilvus::start(db, &lib).await.unwrap();
-        TestMilvus {
-            uri: lite.uri(),
-            lite: Some(lite),
-            collection: None,
-        }
-    }
-
-    fn config(&self) -> StoreConfig {
-        let mut cfg = StoreConfig {
-            uri: self.uri.clone(),
-            model_id: "fixture".into(),
-            ..StoreConfig::default()
-        };
-        if let Some(c) = &self.collection {
-            cfg.collection = c.clone();
-        }
-        cfg
-    }
-
-    async fn stop(mut self) {
-        if let Some(lite) = self.lite.take() {
-            lite.stop().await.unwrap();
-        }
-    }
-}
-
-impl Drop for TestMilvus {
-    fn drop(&mut self) {
-        if self.lite.is_some() || self.collection.is_none() {
-            return; // the embedded server and its temporary db go away on their own
-        }
-        let cfg = self.config();
-        // Own thread and runtime: this also runs while a failed test unwinds inside tokio.
-        let result = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let store = MilvusStore::connect(cfg).await?;
-                    if store.has_collection().await? {
-                        store.drop_collection().await?;
-                    }
-                    Ok::<(), StoreError>(())
-                })
-        })
-        .join();
-        if !matches!(result, Ok(Ok(()))) {
-            eprintln!(
-                "could not drop test collection {:?}: {result:?}",
-                self.collection
-            );
-        }
-    }
-}
-
-fn shihua(m: &TestMilvus, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shihua"));
-    cmd.current_dir(repo()).env("MILVUS_URI", &m.uri);
-    if let Some(c) = &m.collection {
-        cmd.env("SHIHUA_COLLECTION", c);
-    }
-    cmd.env("SHIHUA_MODEL", "fixture")
-        .env("SHIHUA_THREADS", "1")
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
+/// `shihua index DIR` in small batches (many inserts per run), then `extra`.
+fn index_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "index",
         dir.to_str().unwrap(),
@@ -127,7 +29,12 @@ fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
         "2",
     ];
     args.extend_from_slice(extra);
-    let out = shihua(m, &args).output().unwrap();
+    args
+}
+
+fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
+    let args = index_args(dir, extra);
+    let out = m.shihua(&[], &args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -147,7 +54,7 @@ fn line_value(summary: &str, key: &str) -> usize {
 }
 
 async fn store(m: &TestMilvus) -> Arc<MilvusStore> {
-    Arc::new(MilvusStore::connect(m.config()).await.unwrap())
+    Arc::new(MilvusStore::connect(m.config("fixture")).await.unwrap())
 }
 
 /// Rows per path: asserts there is exactly one row for each expected photo and nothing else.
@@ -229,19 +136,7 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
 
     // Kill points: after the first rows land, and after more than half have landed.
     for threshold in [1u64, 13] {
-        let mut child = shihua(
-            m,
-            &[
-                "index",
-                dir.to_str().unwrap(),
-                "--batch-size",
-                "4",
-                "--encode-batch",
-                "2",
-            ],
-        )
-        .spawn()
-        .unwrap();
+        let mut child = m.shihua(&[], &index_args(&dir, &[])).spawn().unwrap();
         let start = Instant::now();
         loop {
             let n = s.count().await.unwrap_or(0);

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{copy_demo, fixture_encoder, repo, test_router};
+use common::{copy_demo, index_options, start_and_index, start_lite, test_router, LiteIndex};
 use http_body_util::BodyExt;
-use server::ingest::{index_folder, IndexOptions};
 use server::service::Shihua;
-use server::store::{embedded, spawn_watchdog, EmbeddedMilvus, MilvusStore, StoreConfig};
+use server::store::spawn_watchdog;
 use tokio::sync::Mutex;
 use tower::ServiceExt;
 
@@ -31,23 +30,13 @@ async fn outage_answers_503_then_recovers_by_itself() {
     let photos = tmp.path().join("photos");
     copy_demo(&photos, 4);
 
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
-        .await
-        .unwrap();
+    let LiteIndex {
+        milvus,
+        store,
+        encoder,
+        ..
+    } = start_and_index(tmp.path(), index_options(&photos)).await;
     let pid = milvus.pid();
-    let cfg = StoreConfig {
-        uri: milvus.uri(),
-        model_id: "fixture".into(),
-        ..StoreConfig::default()
-    };
-    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
-    let encoder = fixture_encoder();
-    let mut opts = IndexOptions::new(&photos);
-    opts.progress = false;
-    index_folder(encoder.clone(), store.clone(), opts)
-        .await
-        .unwrap();
 
     let app = test_router(
         Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
@@ -107,17 +96,8 @@ async fn milvus_killed_during_index_then_rerun_gives_one_row_per_photo() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     let copies = copy_demo(&photos, 24);
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
-    let mut milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
-        .await
-        .unwrap();
+    let (mut milvus, store) = start_lite(tmp.path()).await;
     let uri = milvus.uri();
-    let cfg = StoreConfig {
-        uri: uri.clone(),
-        model_id: "fixture".into(),
-        ..StoreConfig::default()
-    };
-    let store = MilvusStore::connect(cfg).await.unwrap();
 
     let args = [
         "index",

@@ -10,11 +10,9 @@ use std::sync::Arc;
 use app::search::SearchService;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::{fixture_encoder, repo, test_router};
+use common::{index_options, repo, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
-use server::ingest::{index_folder, IndexOptions};
 use server::service::Shihua;
-use server::store::{embedded, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
 /// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), a
@@ -64,27 +62,15 @@ async fn index_search_and_serve_media() {
     let photos = tmp.path().join("photos");
     let good = photo_folder(&photos);
 
-    let lib =
-        embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv (run scripts/setup.sh)");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/milvus.db"), &lib)
-        .await
-        .unwrap();
-    let encoder = fixture_encoder();
-    let cfg = StoreConfig {
-        uri: milvus.uri(),
-        dim: 512,
-        model_id: "fixture".into(),
-        index: IndexKind::IvfFlat { nlist: 512 },
-        ..StoreConfig::default()
-    };
-    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
-
-    let mut opts = IndexOptions::new(&photos);
-    opts.progress = false;
+    // Default store config: 512 dimensions, IVF_FLAT with nlist 512.
+    let mut opts = index_options(&photos);
     opts.encode_batch = 4;
-    let summary = index_folder(encoder.clone(), store.clone(), opts)
-        .await
-        .unwrap();
+    let LiteIndex {
+        milvus,
+        store,
+        encoder,
+        summary,
+    } = start_and_index(tmp.path(), opts).await;
     assert_eq!(
         summary.found, 8,
         "6 photos + broken.jpg + empty.png; .txt and hidden skipped"

@@ -13,29 +13,15 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 use server::store::{
-    find_lite_lib_dir, EmbeddedMilvus, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig,
-    StoreError,
+    EmbeddedMilvus, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig, StoreError,
 };
 
 const DIM: usize = 512;
 const N: usize = 600;
 
-fn lib_dir() -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    find_lite_lib_dir(&repo).expect(
-        "Milvus Lite not found: run `make run` or scripts/setup.sh (or set SHIHUA_MILVUS_LITE_LIB)",
-    )
-}
+mod common;
 
-/// Names an external Milvus server to test against instead of the embedded Milvus Lite.
-const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
-
-fn external_uri() -> Option<String> {
-    std::env::var(EXTERNAL_ENV)
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
+use common::{external_uri, lite_lib as lib_dir, TestMilvus};
 
 /// True (after printing why) when the tests run against an external server and `test` is only
 /// meaningful for the embedded Milvus Lite child process.
@@ -53,92 +39,8 @@ fn skip_on_external(test: &str, why: &str) -> bool {
     }
 }
 
-/// Drops a test's collection on the external server when the test ends, passed or not.
-struct DropOnExit {
-    uri: String,
-    collection: String,
-}
-
-impl Drop for DropOnExit {
-    fn drop(&mut self) {
-        let cfg = StoreConfig {
-            uri: self.uri.clone(),
-            collection: self.collection.clone(),
-            ..StoreConfig::default()
-        };
-        // Own thread and runtime: this also runs while a failed test unwinds inside tokio.
-        let result = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let store = MilvusStore::connect(cfg).await?;
-                    if store.has_collection().await? {
-                        store.drop_collection().await?;
-                    }
-                    Ok::<(), StoreError>(())
-                })
-        })
-        .join();
-        if !matches!(result, Ok(Ok(()))) {
-            eprintln!(
-                "could not drop test collection {}: {result:?}",
-                self.collection
-            );
-        }
-    }
-}
-
-/// The Milvus a test talks to: its own embedded Milvus Lite, or the external server with a
-/// collection of its own.
-struct TestMilvus {
-    lite: Option<EmbeddedMilvus>,
-    uri: String,
-    collection: String,
-    _drop: Option<DropOnExit>,
-}
-
-impl TestMilvus {
-    fn uri(&self) -> String {
-        self.uri.clone()
-    }
-
-    fn config(&self, model: &str) -> StoreConfig {
-        let mut cfg = config(self.uri(), model);
-        cfg.collection = self.collection.clone();
-        cfg
-    }
-
-    async fn stop(mut self) {
-        if let Some(lite) = self.lite.take() {
-            lite.stop().await.unwrap();
-        }
-    }
-}
-
 async fn start(dir: &tempfile::TempDir, test: &str) -> TestMilvus {
-    if let Some(uri) = external_uri() {
-        let collection = format!("t_{test}_{}", std::process::id());
-        return TestMilvus {
-            lite: None,
-            _drop: Some(DropOnExit {
-                uri: uri.clone(),
-                collection: collection.clone(),
-            }),
-            uri,
-            collection,
-        };
-    }
-    let lite = EmbeddedMilvus::start(&dir.path().join("milvus.db"), &lib_dir())
-        .await
-        .expect("start Milvus Lite");
-    TestMilvus {
-        uri: lite.uri(),
-        lite: Some(lite),
-        collection: "shihua_test".to_owned(),
-        _drop: None,
-    }
+    TestMilvus::start(test, &dir.path().join("milvus.db")).await
 }
 
 fn config(uri: String, model: &str) -> StoreConfig {

@@ -1,14 +1,19 @@
 //! Helpers shared by the integration tests: where the repository is, the fixture encoder,
-//! demo photos, a router over a real store, the `shihua` binary, and vector comparisons.
+//! demo photos, the Milvus a test runs against (its own Milvus Lite, or an external server
+//! named by `SHIHUA_TEST_MILVUS_URI` with a collection of its own, dropped at the end), a
+//! Milvus Lite with demo photos indexed, a router over a real store, the `shihua` binary, and
+//! vector comparisons.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
 use server::http::{media::ThumbCache, router, AppState};
+use server::ingest::{index_folder, IndexOptions, IndexSummary};
 use server::service::Shihua;
+use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -56,6 +61,185 @@ pub fn copy_demo(dir: &Path, n: usize) -> Vec<PathBuf> {
             dst
         })
         .collect()
+}
+
+/// Names an external Milvus server to test against instead of an embedded Milvus Lite.
+pub const EXTERNAL_ENV: &str = "SHIHUA_TEST_MILVUS_URI";
+
+/// The external Milvus server named by [`EXTERNAL_ENV`], if any.
+pub fn external_uri() -> Option<String> {
+    std::env::var(EXTERNAL_ENV)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Drops a test's collection on the external server when the test ends, passed or not.
+pub struct DropOnExit {
+    pub uri: String,
+    pub collection: String,
+}
+
+impl Drop for DropOnExit {
+    fn drop(&mut self) {
+        let cfg = StoreConfig {
+            uri: self.uri.clone(),
+            collection: self.collection.clone(),
+            ..StoreConfig::default()
+        };
+        // Own thread and runtime: this also runs while a failed test unwinds inside tokio.
+        let result = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let store = MilvusStore::connect(cfg).await?;
+                    if store.has_collection().await? {
+                        store.drop_collection().await?;
+                    }
+                    Ok::<(), StoreError>(())
+                })
+        })
+        .join();
+        if !matches!(result, Ok(Ok(()))) {
+            eprintln!(
+                "could not drop test collection {}: {result:?}",
+                self.collection
+            );
+        }
+    }
+}
+
+/// The Milvus one test talks to: its own embedded Milvus Lite (default collection), or the
+/// external server with a collection `t_<test>_<pid>` of its own, dropped when this is dropped.
+pub struct TestMilvus {
+    pub lite: Option<EmbeddedMilvus>,
+    pub uri: String,
+    /// `None`: the default collection (`multimodal_chinese_clip`).
+    pub collection: Option<String>,
+    _drop: Option<DropOnExit>,
+}
+
+impl TestMilvus {
+    /// Milvus Lite on the database file `db`, or the external server.
+    pub async fn start(test: &str, db: &Path) -> TestMilvus {
+        if let Some(uri) = external_uri() {
+            let collection = format!("t_{test}_{}", std::process::id());
+            return TestMilvus {
+                _drop: Some(DropOnExit {
+                    uri: uri.clone(),
+                    collection: collection.clone(),
+                }),
+                lite: None,
+                uri,
+                collection: Some(collection),
+            };
+        }
+        let lite = EmbeddedMilvus::start(db, &lite_lib()).await.unwrap();
+        TestMilvus {
+            uri: lite.uri(),
+            lite: Some(lite),
+            collection: None,
+            _drop: None,
+        }
+    }
+
+    /// A store configuration for this server and collection, for `model`.
+    pub fn config(&self, model: &str) -> StoreConfig {
+        let mut cfg = StoreConfig {
+            uri: self.uri.clone(),
+            model_id: model.to_owned(),
+            ..StoreConfig::default()
+        };
+        if let Some(c) = &self.collection {
+            cfg.collection = c.clone();
+        }
+        cfg
+    }
+
+    /// `shihua` on the fixture model (one thread) against this server and collection, output
+    /// captured. A non-empty `wrapper` (e.g. `setpriv …`) runs it: `wrapper… shihua args…`.
+    pub fn shihua(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_shihua");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.current_dir(repo()).env("MILVUS_URI", &self.uri);
+        if let Some(c) = &self.collection {
+            cmd.env("SHIHUA_COLLECTION", c);
+        }
+        cmd.env("SHIHUA_MODEL", "fixture")
+            .env("SHIHUA_THREADS", "1")
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(lite) = self.lite.take() {
+            lite.stop().await.unwrap();
+        }
+    }
+}
+
+/// Where Milvus Lite is installed (the project's .venv).
+pub fn lite_lib() -> PathBuf {
+    embedded::find_lite_lib_dir(&repo()).expect(
+        "Milvus Lite not found: run `make run` or scripts/setup.sh (or set SHIHUA_MILVUS_LITE_LIB)",
+    )
+}
+
+/// A Milvus Lite started for one test, a store on it for the fixture model, and the result
+/// of indexing a folder into it.
+pub struct LiteIndex {
+    pub milvus: EmbeddedMilvus,
+    pub store: Arc<MilvusStore>,
+    pub encoder: Arc<ClipEncoder>,
+    pub summary: IndexSummary,
+}
+
+/// Indexing options for `photos` as the tests use them: no progress bar.
+pub fn index_options(photos: &Path) -> IndexOptions {
+    let mut opts = IndexOptions::new(photos);
+    opts.progress = false;
+    opts
+}
+
+/// Starts Milvus Lite on `tmp/db/m.db` and connects a store for the fixture model to it.
+pub async fn start_lite(tmp: &Path) -> (EmbeddedMilvus, Arc<MilvusStore>) {
+    let milvus = EmbeddedMilvus::start(&tmp.join("db/m.db"), &lite_lib())
+        .await
+        .unwrap();
+    let cfg = StoreConfig {
+        uri: milvus.uri(),
+        model_id: "fixture".into(),
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
+    (milvus, store)
+}
+
+/// [`start_lite`], then indexes `opts` into it with the fixture model.
+pub async fn start_and_index(tmp: &Path, opts: IndexOptions) -> LiteIndex {
+    let (milvus, store) = start_lite(tmp).await;
+    let encoder = fixture_encoder();
+    let summary = index_folder(encoder.clone(), store.clone(), opts)
+        .await
+        .unwrap();
+    LiteIndex {
+        milvus,
+        store,
+        encoder,
+        summary,
+    }
 }
 
 /// The whole HTTP router over `shihua`, with a thumbnail cache under `tmp`.
