@@ -11,12 +11,10 @@ use std::sync::Arc;
 use app::search::{Query, SearchService};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::{copy_demo, demo_photos, fixture_encoder, repo, test_router};
+use common::{copy_demo, demo_photos, index_options, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use server::ingest::{index_folder, IndexOptions};
 use server::service::{combine, Shihua};
-use server::store::{embedded, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
 const K: usize = 8;
@@ -90,28 +88,12 @@ async fn web_experience_end_to_end() {
     let photos = tmp.path().join("photos");
     copy_demo(&photos, 16);
 
-    let lib =
-        embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv (run scripts/setup.sh)");
-    let milvus = EmbeddedMilvus::start(&tmp.path().join("db/milvus.db"), &lib)
-        .await
-        .unwrap();
-    let encoder = fixture_encoder();
-    let store = Arc::new(
-        MilvusStore::connect(StoreConfig {
-            uri: milvus.uri(),
-            dim: 512,
-            model_id: "fixture".into(),
-            index: IndexKind::IvfFlat { nlist: 512 },
-            ..StoreConfig::default()
-        })
-        .await
-        .unwrap(),
-    );
-    let mut opts = IndexOptions::new(&photos);
-    opts.progress = false;
-    let summary = index_folder(encoder.clone(), store.clone(), opts)
-        .await
-        .unwrap();
+    let LiteIndex {
+        milvus,
+        store,
+        encoder,
+        summary,
+    } = start_and_index(tmp.path(), index_options(&photos)).await;
     assert_eq!(summary.indexed, 16);
 
     let queries = tmp.path().join("queries");
