@@ -53,7 +53,9 @@ pub struct Common {
 
     /// Which weights: fp32 (image.onnx, text.onnx) or int8 (image.int8.onnx, text.int8.onnx,
     /// dynamically quantised: faster on CPUs, embeddings close to but not equal to fp32).
-    #[arg(long, env = "SHIHUA_VARIANT", value_enum, default_value_t = Variant::Fp32, global = true)]
+    /// Give it before the subcommand (`shihua --variant int8 serve`) or as SHIHUA_VARIANT: not
+    /// global, because `models fetch` has its own `--variant` (which file to download).
+    #[arg(long, env = "SHIHUA_VARIANT", value_enum, default_value_t = Variant::Fp32)]
     pub variant: Variant,
 
     /// Text embeddings kept in an LRU cache (popular poem lines repeat); 0 turns it off.

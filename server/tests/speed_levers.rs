@@ -60,8 +60,15 @@ fn the_text_cache_returns_what_the_model_returned() {
     assert_eq!(second.vectors[1], first.vectors[1]);
     let want = plain.embed_texts(&["古道西风", "小桥流水"]).unwrap();
     for (got, want) in second.vectors.iter().zip(&want.vectors) {
-        let diff = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(diff < 1e-5, "cached result differs from the model's by {diff}");
+        let diff = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff < 1e-5,
+            "cached result differs from the model's by {diff}"
+        );
     }
     // capacity 2: 夕阳西下 was the least recently used and is gone
     assert_eq!(cached.text_cache().len(), 2);
@@ -120,8 +127,12 @@ fn jpeg_draft_leaves_small_pictures_alone_and_stays_close_on_large_ones() {
         "the draft decode was not reduced"
     );
     assert_eq!(full.len(), draft.len());
-    let mean_abs =
-        full.iter().zip(&draft).map(|(a, b)| (a - b).abs()).sum::<f32>() / full.len() as f32;
+    let mean_abs = full
+        .iter()
+        .zip(&draft)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f32>()
+        / full.len() as f32;
     let cos = dot(&full, &draft) / (dot(&full, &full).sqrt() * dot(&draft, &draft).sqrt());
     assert!(mean_abs < 0.05, "mean abs difference {mean_abs}");
     assert!(cos > 0.995, "cosine {cos}");

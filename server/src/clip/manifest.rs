@@ -379,7 +379,10 @@ mod tests {
             .files_variant(fixture, empty.path(), Variant::Int8)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("image.int8.onnx") && err.contains("--int8"), "{err}");
+        assert!(
+            err.contains("image.int8.onnx") && err.contains("--int8"),
+            "{err}"
+        );
         assert_eq!(Variant::Int8.file_name("text"), "text.int8.onnx");
     }
 
