@@ -395,7 +395,8 @@ def bench_query(rep, args, src_db):
              "Lite 2.5.1 embedded (IVF_FLAT COSINE nlist 512; Lite searches exhaustively)\n")
     rows, mem, cmds = [], [], []
     port = 3900
-    plan = [("fp32", 10000), ("fp32", 100000), ("int8", 10000)]
+    sizes = [int(x) for x in args.rows.split(",")]
+    plan = [("fp32", n) for n in sizes] + [("int8", sizes[0])]
     for variant, n in plan:
         db = ensure_rows(src_db, n)
         port += 1
@@ -419,7 +420,7 @@ def bench_query(rep, args, src_db):
             if total < 1000:
                 top_up(srv.url, 1000 - total)
                 total = 1000
-            if n == 10000:
+            if n == sizes[0]:
                 mem.append([variant, f"{n:,}", fmt(srv.start_s), fmt(rss0, 0),
                             fmt(srv.rss_mb(), 0), total, fmt(mrss0, 0),
                             fmt(srv.milvus_rss_mb(), 0)])
@@ -476,6 +477,8 @@ def main():
                                                           "photos"))
     ap.add_argument("--levers", action="store_true", help="also measure each speed lever")
     ap.add_argument("--seconds", type=int, default=20, help="seconds per wrk run")
+    ap.add_argument("--rows", default="10000,100000",
+                    help="collection sizes for the query part (int8 runs on the first)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--load-seconds", type=int, default=60)
     args = ap.parse_args()
