@@ -3,7 +3,8 @@ SHELL := /bin/bash
 MODEL ?=
 PORT ?= 3000
 
-.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data fuzz
+.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data \
+	fuzz bench bench-setup bench-index bench-query bench-load
 
 ## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
 run: setup site-release
@@ -20,6 +21,25 @@ test-standalone: setup
 ## make fuzz: fuzz the upload → decode → preprocess path for 10 minutes (FUZZ_SECONDS=N to change)
 fuzz:
 	scripts/fuzz.sh
+
+## make bench: speed benchmarks (indexing vs the reference loop and the ORT ceiling, query
+## latency, memory) and the 50-client mixed load; tables go to bench/results/ (see bench/README.md).
+## BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--levers" or "--device cuda".
+BENCH_ARGS ?=
+bench: bench-setup
+	.venv-bench/bin/python bench/run.py index query load $(BENCH_ARGS)
+
+bench-setup:
+	bench/setup.sh
+
+bench-index: bench-setup
+	.venv-bench/bin/python bench/run.py index $(BENCH_ARGS)
+
+bench-query: bench-setup
+	.venv-bench/bin/python bench/run.py query $(BENCH_ARGS)
+
+bench-load: bench-setup
+	.venv-bench/bin/python bench/run.py load $(BENCH_ARGS)
 
 setup:
 	scripts/setup.sh

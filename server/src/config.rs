@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::clip::Device;
+use crate::clip::{Device, Variant};
 
 /// Settings shared by every subcommand.
 #[derive(Args, Clone, Debug)]
@@ -50,6 +50,23 @@ pub struct Common {
     /// ONNX Runtime intra-op threads (0 = all cores).
     #[arg(long, env = "SHIHUA_THREADS", default_value_t = 0, global = true)]
     pub threads: usize,
+
+    /// Which weights: fp32 (image.onnx, text.onnx) or int8 (image.int8.onnx, text.int8.onnx,
+    /// dynamically quantised: faster on CPUs, embeddings close to but not equal to fp32).
+    /// Give it before the subcommand (`shihua --variant int8 serve`) or as SHIHUA_VARIANT: not
+    /// global, because `models fetch` has its own `--variant` (which file to download).
+    #[arg(long, env = "SHIHUA_VARIANT", value_enum, default_value_t = Variant::Fp32)]
+    pub variant: Variant,
+
+    /// Text embeddings kept in an LRU cache (popular poem lines repeat); 0 turns it off.
+    #[arg(long, env = "SHIHUA_TEXT_CACHE", default_value_t = 256, global = true)]
+    pub text_cache: usize,
+
+    /// Decode JPEGs much larger than the model input at a reduced scale (1/2 to 1/8, like
+    /// Pillow's draft mode): faster indexing of camera photos, but not pixel-identical to
+    /// cn_clip's preprocessing (bench/README.md has the measured difference).
+    #[arg(long, env = "SHIHUA_JPEG_DRAFT", global = true)]
+    pub jpeg_draft: bool,
 
     /// Where inference runs.
     #[arg(long, env = "SHIHUA_DEVICE", value_enum, default_value_t = Device::Auto, global = true)]

@@ -23,20 +23,24 @@ pub fn model_spec(cfg: &Common) -> anyhow::Result<(Manifest, ModelSpec)> {
 /// Load ONNX Runtime and both towers of the chosen model.
 pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncoder>> {
     let (manifest, spec) = model_spec(cfg)?;
-    let files = manifest.files(&spec, &cfg.model_dir)?;
+    let files = manifest.files_variant(&spec, &cfg.model_dir, cfg.variant)?;
     clip::runtime::init(None)?;
     let opts = EncoderOptions {
         intra_threads: cfg.threads,
         device: cfg.device,
         warm_up,
     };
-    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts).with_context(|| {
-        format!(
-            "loading the {} model from {}",
-            spec.id,
-            cfg.model_dir.display()
-        )
-    })?;
+    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts)
+        .with_context(|| {
+            format!(
+                "loading the {} model ({}) from {}",
+                spec.id,
+                cfg.variant,
+                cfg.model_dir.display()
+            )
+        })?
+        .with_text_cache(cfg.text_cache)
+        .with_jpeg_draft(cfg.jpeg_draft);
     Ok(Arc::new(enc))
 }
 

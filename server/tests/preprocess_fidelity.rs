@@ -117,6 +117,7 @@ fn preprocessing_matches_cn_clip_on_real_photos() {
         size,
         mean: MEAN,
         std: STD,
+        jpeg_draft: false,
     };
     let entries = idx["entries"].as_array().unwrap();
     assert!(entries.len() >= MIN_PHOTOS, "{} photos", entries.len());

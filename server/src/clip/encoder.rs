@@ -1,6 +1,7 @@
 //! The CLIP encoder: two ONNX Runtime sessions (image tower, text tower) behind mutexes,
 //! batched inference, L2-normalised outputs, a warm-up pass at load so the first query is not
-//! slow, and the execution-provider choice (`cpu`, `cuda`, or `auto`).
+//! slow, the execution-provider choice (`cpu`, `cuda`, or `auto`), and an optional LRU cache of
+//! recent text embeddings (`with_text_cache`).
 
 use std::sync::Mutex;
 
@@ -9,6 +10,7 @@ use ort::value::Tensor;
 
 use super::manifest::{Manifest, ModelFiles, ModelSpec};
 use super::preprocess::PreprocessSpec;
+use super::text_cache::{CachedText, TextCache};
 use super::tokenize::TextTokenizer;
 use super::{l2_normalize, ClipError};
 
@@ -54,6 +56,7 @@ pub struct ClipEncoder {
     image: Mutex<Session>,
     text: Mutex<Session>,
     tokenizer: TextTokenizer,
+    text_cache: TextCache,
 }
 
 fn ort_err(e: impl std::fmt::Display) -> ClipError {
@@ -109,15 +112,33 @@ impl ClipEncoder {
                 size: spec.image_size,
                 mean: manifest.preprocess.mean,
                 std: manifest.preprocess.std,
+                jpeg_draft: false,
             },
             image: Mutex::new(image),
             text: Mutex::new(text),
             tokenizer,
+            text_cache: TextCache::new(0),
         };
         if opts.warm_up {
             enc.warm_up()?;
         }
         Ok(enc)
+    }
+
+    /// Keep the embeddings of the last `capacity` distinct texts (0: no cache, the default).
+    pub fn with_text_cache(mut self, capacity: usize) -> Self {
+        self.text_cache = TextCache::new(capacity);
+        self
+    }
+
+    /// Decode large JPEGs at a reduced DCT scale (see `preprocess::PreprocessSpec::jpeg_draft`).
+    pub fn with_jpeg_draft(mut self, on: bool) -> Self {
+        self.preprocess.jpeg_draft = on;
+        self
+    }
+
+    pub fn text_cache(&self) -> &TextCache {
+        &self.text_cache
     }
 
     pub fn spec(&self) -> &ModelSpec {
@@ -153,8 +174,51 @@ impl ClipEncoder {
         self.split_rows(data, n)
     }
 
-    /// Embed texts (batched, padding trimmed).
+    /// Embed texts (batched, padding trimmed). With a text cache, cached texts are not run
+    /// again and only the others go through the model (in one batch).
     pub fn embed_texts(&self, texts: &[&str]) -> Result<TextEmbeddings, ClipError> {
+        if !self.text_cache.enabled() {
+            return self.run_texts(texts);
+        }
+        let cached: Vec<Option<CachedText>> =
+            texts.iter().map(|t| self.text_cache.get(t)).collect();
+        let missing: Vec<&str> = texts
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(t, _)| *t)
+            .collect();
+        let mut fresh = self.run_texts(&missing)?;
+        for (i, t) in missing.iter().enumerate() {
+            self.text_cache.put(
+                t,
+                CachedText {
+                    vector: fresh.vectors[i].as_slice().into(),
+                    truncated: fresh.truncated[i],
+                },
+            );
+        }
+        let mut fresh_vectors = std::mem::take(&mut fresh.vectors).into_iter();
+        let mut fresh_truncated = fresh.truncated.into_iter();
+        let mut out = TextEmbeddings {
+            vectors: Vec::with_capacity(texts.len()),
+            truncated: Vec::with_capacity(texts.len()),
+        };
+        for c in cached {
+            let (v, t) = match c {
+                Some(c) => (c.vector.to_vec(), c.truncated),
+                None => (
+                    fresh_vectors.next().expect("one result per missing text"),
+                    fresh_truncated.next().expect("one flag per missing text"),
+                ),
+            };
+            out.vectors.push(v);
+            out.truncated.push(t);
+        }
+        Ok(out)
+    }
+
+    fn run_texts(&self, texts: &[&str]) -> Result<TextEmbeddings, ClipError> {
         if texts.is_empty() {
             return Ok(TextEmbeddings {
                 vectors: Vec::new(),

@@ -124,6 +124,35 @@ pub struct ModelSpec {
     pub source: Option<SourceSpec>,
 }
 
+/// Which weights of a model to load: the float32 graphs (`image.onnx`, `text.onnx`) or the
+/// int8 dynamically quantised ones (`image.int8.onnx`, `text.int8.onnx`, as written by
+/// `models/export/export.py --int8`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Variant {
+    #[default]
+    Fp32,
+    Int8,
+}
+
+impl Variant {
+    /// File name of a tower (`image` or `text`) in this variant.
+    pub fn file_name(self, tower: &str) -> String {
+        match self {
+            Variant::Fp32 => format!("{tower}.onnx"),
+            Variant::Int8 => format!("{tower}.int8.onnx"),
+        }
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Variant::Fp32 => "fp32",
+            Variant::Int8 => "int8",
+        })
+    }
+}
+
 /// Resolved file locations of one model.
 #[derive(Clone, Debug)]
 pub struct ModelFiles {
@@ -202,10 +231,20 @@ impl Manifest {
     /// Where `model`'s files are under `model_dir`, checked to exist. The error explains, in
     /// one paragraph, how to supply them.
     pub fn files(&self, model: &ModelSpec, model_dir: &Path) -> Result<ModelFiles, ClipError> {
+        self.files_variant(model, model_dir, Variant::Fp32)
+    }
+
+    /// [`Manifest::files`] for a given variant (`int8`: `image.int8.onnx`, `text.int8.onnx`).
+    pub fn files_variant(
+        &self,
+        model: &ModelSpec,
+        model_dir: &Path,
+        variant: Variant,
+    ) -> Result<ModelFiles, ClipError> {
         let dir = model_dir.join(&model.id);
         let files = ModelFiles {
-            image: dir.join("image.onnx"),
-            text: dir.join("text.onnx"),
+            image: dir.join(variant.file_name("image")),
+            text: dir.join(variant.file_name("text")),
             tokenizer: model_dir.join(&self.tokenizer.file),
         };
         let missing: Vec<String> = [&files.image, &files.text, &files.tokenizer]
@@ -215,6 +254,16 @@ impl Manifest {
             .collect();
         if missing.is_empty() {
             return Ok(files);
+        }
+        if variant == Variant::Int8 {
+            return Err(ClipError::ModelFilesMissing(format!(
+                "The int8 variant of {id} is not there: {list}. Make it with \
+                 `models/export/export.py --model {id} ... --out {dir} --int8` (dynamic \
+                 quantisation of the float32 export), or run with --variant fp32.",
+                id = model.id,
+                list = missing.join(", "),
+                dir = dir.display(),
+            )));
         }
         let fetch = match &model.source {
             Some(src) if src.onnx => format!(
@@ -316,6 +365,25 @@ mod tests {
         std::fs::write(&path, format!("{base}{extra}")).unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("64 hex digits"), "{err}");
+    }
+
+    #[test]
+    fn the_int8_variant_names_its_own_files() {
+        let m = manifest();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let fixture = m.find("fixture").unwrap();
+        let fp32 = m.files_variant(fixture, &dir, Variant::Fp32).unwrap();
+        assert!(fp32.image.ends_with("fixture/image.onnx"));
+        let empty = tempfile::tempdir().unwrap();
+        let err = m
+            .files_variant(fixture, empty.path(), Variant::Int8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("image.int8.onnx") && err.contains("--int8"),
+            "{err}"
+        );
+        assert_eq!(Variant::Int8.file_name("text"), "text.int8.onnx");
     }
 
     #[test]

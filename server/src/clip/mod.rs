@@ -8,11 +8,12 @@ pub mod manifest;
 pub mod onnx_split;
 pub mod preprocess;
 pub mod runtime;
+pub mod text_cache;
 pub mod tokenize;
 
 pub use encoder::{ClipEncoder, Device, EncoderOptions, TextEmbeddings};
 pub use error::ClipError;
-pub use manifest::{Manifest, ModelFiles, ModelSpec};
+pub use manifest::{Manifest, ModelFiles, ModelSpec, Variant};
 
 /// Scale a vector to unit length (cosine similarity then equals the dot product).
 pub fn l2_normalize(v: &mut [f32]) {

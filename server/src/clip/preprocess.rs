@@ -15,6 +15,11 @@
 //! not: the `image` crate's zune-jpeg rounds chroma upsampling (and a few IDCT samples)
 //! differently from Pillow's libjpeg-turbo, which leaves up to ~3–4 levels of 255 on a few
 //! pixels of the 224² result for small JPEGs.
+//!
+//! Optional speed lever (`PreprocessSpec::jpeg_draft`, off by default): a JPEG much larger than
+//! the model input is decoded at a reduced DCT scale (1/2, 1/4 or 1/8, like Pillow's
+//! `draft()`), keeping at least [`DRAFT_GAP`]× the model size on each side, then resized as
+//! above. It changes pixels (cn_clip does not draft), so it is opt-in and measured in bench/.
 
 use std::io::Cursor;
 
@@ -32,7 +37,13 @@ pub struct PreprocessSpec {
     pub size: u32,
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// Decode large JPEGs at a reduced DCT scale (faster, not bit-faithful to cn_clip).
+    pub jpeg_draft: bool,
 }
+
+/// With `jpeg_draft`, the reduced picture keeps at least this many times the model size on
+/// each side (Pillow's `thumbnail` uses the same 2.0 `reducing_gap`).
+pub const DRAFT_GAP: u32 = 2;
 
 /// A decoded, upright picture with its original (post-orientation) size.
 #[derive(Debug)]
@@ -44,6 +55,17 @@ pub struct Decoded {
 
 /// Decode bytes of any supported format, refusing pictures over `max_pixels` before decoding.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
+    decode_draft(bytes, max_pixels, None)
+}
+
+/// [`decode`], but a JPEG at least `2 × DRAFT_GAP × target` pixels on each side is decoded at
+/// the largest DCT scale (1/2, 1/4, 1/8) that keeps `DRAFT_GAP × target` on each side.
+/// `Decoded::width`/`height` stay the full (post-orientation) size.
+pub fn decode_draft(
+    bytes: &[u8],
+    max_pixels: u64,
+    target: Option<u32>,
+) -> Result<Decoded, ClipError> {
     if bytes.is_empty() {
         return Err(ClipError::Decode("the file is empty".into()));
     }
@@ -61,6 +83,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
             "the JPEG is truncated or corrupt (its image data does not end)".into(),
         ));
     }
+    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let mut limits = Limits::default();
     // Enough for an RGBA16 copy of the largest accepted picture plus the decoder's own buffers.
     limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
@@ -78,6 +101,23 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
     let orientation = decoder
         .orientation()
         .map_err(|e| ClipError::Decode(e.to_string()))?;
+    if let (Some(t), true) = (target, is_jpeg) {
+        if let Some(mut image) = jpeg_reduced(bytes, w, h, t) {
+            image.apply_orientation(orientation);
+            let (width, height) = match orientation {
+                image::metadata::Orientation::Rotate90
+                | image::metadata::Orientation::Rotate270
+                | image::metadata::Orientation::Rotate90FlipH
+                | image::metadata::Orientation::Rotate270FlipH => (h, w),
+                _ => (w, h),
+            };
+            return Ok(Decoded {
+                image,
+                width,
+                height,
+            });
+        }
+    }
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| match e {
         image::ImageError::Limits(l) => ClipError::TooManyPixels(l.to_string()),
         other => ClipError::Decode(other.to_string()),
@@ -89,6 +129,33 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Decoded, ClipError> {
         width,
         height,
     })
+}
+
+/// The reduced-scale decode of a `w` × `h` JPEG for model size `target`, or `None` when the
+/// picture is not large enough to reduce or the reduced decoder cannot handle it (the caller
+/// then decodes it in full).
+fn jpeg_reduced(bytes: &[u8], w: u32, h: u32, target: u32) -> Option<DynamicImage> {
+    let keep = target.saturating_mul(DRAFT_GAP).max(1);
+    let denom = [8u32, 4, 2]
+        .into_iter()
+        .find(|d| w.div_ceil(*d) >= keep && h.div_ceil(*d) >= keep)?;
+    let (rw, rh) = (w.div_ceil(denom), h.div_ceil(denom));
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    let (ow, oh) = dec
+        .scale(u16::try_from(rw).ok()?, u16::try_from(rh).ok()?)
+        .ok()?;
+    let pixels = dec.decode().ok()?;
+    let info = dec.info()?;
+    let (ow, oh) = (u32::from(ow), u32::from(oh));
+    match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => {
+            image::RgbImage::from_raw(ow, oh, pixels).map(DynamicImage::ImageRgb8)
+        }
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(ow, oh, pixels).map(DynamicImage::ImageLuma8)
+        }
+        _ => None,
+    }
 }
 
 /// A JPEG's last scan must be followed by the end-of-image marker (FF D9). Entropy-coded data
@@ -345,7 +412,8 @@ pub fn preprocess_bytes(
     spec: &PreprocessSpec,
     max_pixels: u64,
 ) -> Result<(Vec<f32>, Decoded), ClipError> {
-    let decoded = decode(bytes, max_pixels)?;
+    let draft = spec.jpeg_draft.then_some(spec.size);
+    let decoded = decode_draft(bytes, max_pixels, draft)?;
     let tensor = to_tensor(&decoded.image, spec)?;
     Ok((tensor, decoded))
 }
@@ -362,6 +430,7 @@ mod tests {
             size: 224,
             mean: [0.48145466, 0.4578275, 0.40821073],
             std: [0.26862954, 0.26130258, 0.27577711],
+            jpeg_draft: false,
         }
     }
 

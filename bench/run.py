@@ -1,0 +1,507 @@
+#!/usr/bin/env python3
+"""`make bench`: shihua's speed benchmarks (issue 6) and the mixed-load test (issue 7).
+
+    .venv-bench/bin/python bench/run.py [index] [query] [load] [--levers] [--device cpu|cuda]
+
+Each part prints its tables and appends them, with the machine (CPU model, cores, memory, load
+average), the commit and the exact commands, to bench/results/<date>-<commit>.md.
+
+- index: on the same N (default 200) photos of ../shared/datasets/photos: (a) the reference
+  article's Python loop (cn_clip + torch, one image at a time, pymilvus inserts of 300) on the
+  same random ViT-B-16 weights; (b) raw ONNX Runtime throughput of the image graph on already
+  preprocessed tensors (the ceiling); (c) `shihua index` end to end, fp32 and int8. With
+  --levers also: encode batch 1, one ORT thread, reduced-scale JPEG decode.
+- query: text and picture search through HTTP with wrk against 10,000 and 100,000 rows
+  (200 real photos + synthetic unit vectors), concurrency 1 and 8, fp32 (and int8 at 10,000);
+  server RSS after start and after >= 1,000 queries.
+- load: 50 concurrent clients mixing text searches, thumbnails and picture searches for 60 s.
+
+Nothing here asserts a time: it measures and reports. Uses the random-weight export in
+models/ViT-B-16-random (speed does not depend on weight values).
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TMP = os.path.join(ROOT, "bench", "tmp")
+RESULTS = os.path.join(ROOT, "bench", "results")
+MODEL = "ViT-B-16-random"
+SHIHUA = os.path.join(ROOT, "target", "release", "shihua")
+PY = sys.executable
+COLLECTION = "bench_index"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None, check=True):
+    """Run a command, echo it, return (stdout, seconds)."""
+    log("$ " + shlex.join(cmd))
+    t = time.time()
+    p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    dt = time.time() - t
+    if check and p.returncode != 0:
+        sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
+        raise SystemExit(f"command failed ({p.returncode}): {shlex.join(cmd)}")
+    return p.stdout, dt
+
+
+def json_lines(out, prefix=""):
+    rows = []
+    for line in out.splitlines():
+        line = line.strip()
+        if prefix:
+            if not line.startswith(prefix):
+                continue
+            line = line[len(prefix):].strip()
+        if line.startswith("{"):
+            rows.append(json.loads(line))
+    return rows
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def busy():
+    load1 = float(loadavg().split()[0])
+    if load1 > 0.5 * (os.cpu_count() or 1):
+        return (f" — **machine busy** (load {load1:.1f} on {os.cpu_count()} cores): other work "
+                "shares the CPU, figures are pessimistic and noisy")
+    return ""
+
+
+def machine():
+    model = "?"
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // (1024 * 1024)
+    return f"{model}, {os.cpu_count()} cores, {mem} GiB"
+
+
+def commit():
+    c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                       text=True).stdout.strip() or "nogit"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return c + ("-dirty" if dirty else "")
+
+
+class Report:
+    def __init__(self, argv):
+        self.commit = commit()
+        day = datetime.date.today().isoformat()
+        os.makedirs(RESULTS, exist_ok=True)
+        self.path = os.path.join(RESULTS, f"{day}-{self.commit}.md")
+        self.parts = []
+        self.commands = []
+        self.argv = argv
+
+    def header(self, title):
+        return (f"\n## {title}\n\n"
+                f"- when: {datetime.datetime.now().isoformat(timespec='seconds')}\n"
+                f"- machine: {machine()}\n"
+                f"- load average (1/5/15 min) at start: {loadavg()}{busy()}\n"
+                f"- commit: {self.commit}\n"
+                f"- command: `{shlex.join(self.argv)}`\n")
+
+    def table(self, headers, rows):
+        out = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers) + "\n"
+        for r in rows:
+            out += "| " + " | ".join(str(x) for x in r) + " |\n"
+        return out
+
+    def emit(self, text):
+        print(text, flush=True)
+        with open(self.path, "a") as f:
+            f.write(text + "\n")
+
+
+def fmt(x, nd=1):
+    if x is None:
+        return "–"
+    return f"{x:.{nd}f}"
+
+
+# ----------------------------------------------------------------------------- photos
+
+def prepare_photos(n, source):
+    """bench/tmp/photos-<n>: symlinks to every k-th photo of the dataset (sorted), so the set
+    spans every source package (small PNGs to 6K JPEGs)."""
+    files = sorted(p for p in glob.glob(os.path.join(source, "*"))
+                   if p.lower().endswith((".jpg", ".jpeg", ".png", ".webp")))
+    if len(files) < n:
+        raise SystemExit(f"{source} has {len(files)} photos, fewer than {n}")
+    step = len(files) / n
+    chosen = [files[int(i * step)] for i in range(n)]
+    d = os.path.join(TMP, f"photos-{n}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for p in chosen:
+        os.symlink(os.path.abspath(p), os.path.join(d, os.path.basename(p)))
+    mb = sum(os.path.getsize(p) for p in chosen) / 1e6
+    jpgs = sum(p.lower().endswith((".jpg", ".jpeg")) for p in chosen)
+    return d, f"{n} photos ({jpgs} JPEG, {n - jpgs} PNG/WebP, {mb:.0f} MB) from {source}"
+
+
+def query_jpeg():
+    """A 1-megapixel JPEG query picture (1155 x 866, quality 90) made from a dataset photo."""
+    path = os.path.join(TMP, "query-1mp.jpg")
+    if not os.path.exists(path):
+        from PIL import Image
+        src = sorted(glob.glob(os.path.join(ROOT, "demo", "photos", "*.jpg")))[0]
+        Image.open(src).convert("RGB").resize((1155, 866), Image.BICUBIC).save(path, quality=90)
+    return path
+
+
+# ----------------------------------------------------------------------------- index
+
+def shihua_env():
+    env = dict(os.environ)
+    env.setdefault("RUST_LOG", "warn")
+    return env
+
+
+def shihua_index(photos, variant, device, tag, extra=()):
+    db = os.path.join(TMP, f"index-{tag}.db")
+    for f in glob.glob(db + "*") + glob.glob(os.path.join(TMP, f".index-{tag}.db.lock")):
+        os.remove(f)
+    cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", device,
+           "--milvus-uri", db, "--collection", COLLECTION,
+           "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos, "--recreate"]
+    out, wall = run(cmd, env=shihua_env())
+    rate = None
+    indexed = None
+    wall_s = None
+    for line in out.splitlines():
+        if line.startswith("wall time:"):
+            wall_s = float(line.split()[2])
+            rate = float(line.split(",")[1].split()[0])
+        if line.startswith("indexed:"):
+            indexed = int(line.split()[1])
+    if indexed and wall_s:
+        rate = indexed / wall_s  # more digits than the printed rate
+    return {"images_per_s": rate, "indexed": indexed, "process_wall_s": wall,
+            "cmd": shlex.join(cmd), "db": db}
+
+
+def bench_index(rep, args):
+    photos, desc = prepare_photos(args.photos, args.photo_source)
+    model_dir = os.path.join(ROOT, "models", MODEL)
+    rep.emit(rep.header(f"Indexing throughput ({args.device})"))
+    rep.emit(f"- photos: {desc}\n- model: {MODEL} (cn_clip ViT-B-16 architecture, random "
+             "weights, seed 20241127)\n")
+    cmds = []
+
+    ref_cmd = [PY, "bench/index/reference.py", "--photos", photos, "--model-dir", model_dir,
+               "--db", os.path.join(TMP, "reference.db"), "--device", args.device]
+    out, _ = run(ref_cmd)
+    ref = json_lines(out)[-1]
+    cmds.append(ref_cmd)
+
+    ceil_cmd = [PY, "bench/index/ort_ceiling.py", "--photos", photos, "--model-dir", model_dir,
+                "--variants", "fp32,int8", "--batch", "16", "--device", args.device]
+    out, _ = run(ceil_cmd)
+    ceil = json_lines(out)
+    cmds.append(ceil_cmd)
+    c32 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "fp32")
+    c8 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "int8")
+    cos = next((r for r in ceil if r["what"] == "variant_cosine"), None)
+
+    s32 = shihua_index(photos, "fp32", args.device, "fp32")
+    s8 = shihua_index(photos, "int8", args.device, "int8")
+    cmds += [s32["cmd"].split(" "), s8["cmd"].split(" ")]
+
+    a = ref["images_per_s"]
+    rows = [
+        ["a) reference loop (cn_clip + torch, 1 image at a time, inserts of 300)",
+         fmt(a, 2), "1.00", "–", f"{ref['images']} images, torch {ref['torch']}, "
+         f"{ref['torch_threads']} threads; torch vs image.onnx cosine "
+         f"{ref['torch_vs_onnx_cosine']:.6f}"],
+        ["b) raw ORT, image graph fp32, batch 16 (ceiling)", fmt(c32["images_per_s"], 2),
+         fmt(c32["images_per_s"] / a, 2), "1.00", "preprocessing done before the clock"],
+        ["b) raw ORT, image graph int8, batch 16 (ceiling)", fmt(c8["images_per_s"], 2),
+         fmt(c8["images_per_s"] / a, 2), "1.00", ""],
+        ["c) `shihua index` fp32 end to end", fmt(s32["images_per_s"], 2),
+         fmt(s32["images_per_s"] / a, 2), fmt(s32["images_per_s"] / c32["images_per_s"], 2),
+         f"{s32['indexed']} indexed; process wall {s32['process_wall_s']:.1f} s incl. model load"],
+        ["c) `shihua index` int8 end to end", fmt(s8["images_per_s"], 2),
+         fmt(s8["images_per_s"] / a, 2), fmt(s8["images_per_s"] / c8["images_per_s"], 2),
+         f"{s8['indexed']} indexed; process wall {s8['process_wall_s']:.1f} s"],
+    ]
+    if args.levers:
+        for label, variant, extra, batch_args in [
+            ("lever: `shihua index` fp32, --encode-batch 1", "fp32", (), ["--encode-batch", "1"]),
+            ("lever: `shihua index` fp32, --threads 1", "fp32", ("--threads", "1"), []),
+            ("lever: `shihua index` fp32, --jpeg-draft", "fp32", ("--jpeg-draft",), []),
+            ("lever: `shihua index` int8, --jpeg-draft", "int8", ("--jpeg-draft",), []),
+        ]:
+            tag = "lever"
+            db = os.path.join(TMP, f"index-{tag}.db")
+            for f in glob.glob(db + "*"):
+                os.remove(f)
+            cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", args.device,
+                   "--milvus-uri", db, "--collection", COLLECTION,
+                   "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos,
+                   "--recreate", *batch_args]
+            out, wall = run(cmd, env=shihua_env())
+            wall_s = next(float(line.split()[2]) for line in out.splitlines()
+                          if line.startswith("wall time:"))
+            indexed = next(int(line.split()[1]) for line in out.splitlines()
+                           if line.startswith("indexed:"))
+            rate = indexed / wall_s
+            cref = c32 if variant == "fp32" else c8
+            rows.append([label, fmt(rate, 2), fmt(rate / a, 2),
+                         fmt(rate / cref["images_per_s"], 2), ""])
+            cmds.append(cmd)
+        lever_cmd = [PY, "bench/index/ort_ceiling.py", "--photos", photos, "--model-dir",
+                     model_dir, "--variants", "fp32", "--batch", "1,4,16", "--threads", "1,0",
+                     "--limit", "48", "--device", args.device]
+        out, _ = run(lever_cmd)
+        cmds.append(lever_cmd)
+        for r in json_lines(out):
+            if r["what"] == "ort_ceiling":
+                rows.append([f"lever: raw ORT fp32, batch {r['batch']}, "
+                             f"{r['threads'] or 'all'} thread(s), 48 photos",
+                             fmt(r["images_per_s"], 2), fmt(r["images_per_s"] / a, 2), "–", ""])
+    rep.emit(rep.table(["run", "images/s", "÷ a", "÷ b (same variant)", "notes"], rows))
+    if cos:
+        rep.emit(f"int8 vs fp32 embeddings of the same {cos['images']} photos (batch "
+                 f"{cos['batch']}): min cosine {cos['min']:.5f}, mean {cos['mean']:.5f}\n")
+    rep.emit(f"load average at end: {loadavg()}\n\nCommands:\n\n```sh\n"
+             + "\n".join(shlex.join([os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
+                                     for c in cmd]) for cmd in cmds) + "\n```\n")
+    return s32["db"]
+
+
+# ----------------------------------------------------------------------------- serve
+
+class Server:
+    def __init__(self, db, variant, device, port, extra=()):
+        self.data = os.path.join(TMP, f"serve-data-{port}")
+        shutil.rmtree(self.data, ignore_errors=True)
+        self.cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", device,
+                    "--milvus-uri", db, "--collection", COLLECTION, "--data-dir", self.data,
+                    *extra, "serve", "--addr", f"127.0.0.1:{port}"]
+        self.url = f"http://127.0.0.1:{port}"
+        log("$ " + shlex.join(self.cmd))
+        self.log = open(os.path.join(TMP, f"serve-{port}.log"), "w")
+        t = time.time()
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=shihua_env(), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"shihua serve exited ({self.proc.returncode}); see {self.log.name}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except Exception:
+                pass
+            if time.time() - t > 600:
+                raise SystemExit("shihua serve did not answer /healthz in 600 s")
+            time.sleep(0.5)
+        self.start_s = time.time() - t
+
+    def rss_mb(self):
+        return rss_mb(self.proc.pid)
+
+    def milvus_rss_mb(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                return sum(rss_mb(int(c)) for c in f.read().split())
+        except OSError:
+            return None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def wrk(url, script, conns, seconds, env_extra):
+    cmd = ["wrk", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{seconds}s",
+           "--timeout", "60s", "-s", script, url]
+    env = dict(os.environ, **env_extra)
+    out, _ = run(cmd, env=env)
+    r = json_lines(out, "BENCH_JSON")[-1]
+    r["errors"] = sum(r[k] for k in r if k.startswith("errors_"))
+    r["cmd"] = " ".join(f"{k}={v}" for k, v in env_extra.items()) + " " + shlex.join(cmd)
+    return r
+
+
+def top_up(url, n):
+    """Send n more text queries (distinct texts), sequentially."""
+    import httpx
+    with httpx.Client(base_url=url, timeout=120) as c:
+        for i in range(n):
+            c.get("/api/v1/search", params={"q": f"夕阳西下 top-up {i}", "k": 10}).raise_for_status()
+
+
+def ensure_rows(src_db, rows):
+    db = os.path.join(TMP, f"q{rows}.db")
+    marker = db + f".{rows}.done"
+    if not (os.path.exists(db) and os.path.exists(marker)):
+        for f in glob.glob(db + "*"):
+            os.remove(f)
+        shutil.copy(src_db, db)
+        run([PY, "bench/query/fill.py", "--db", db, "--collection", COLLECTION,
+             "--rows", str(rows)])
+        open(marker, "w").close()
+    return db
+
+
+def bench_query(rep, args, src_db):
+    image = query_jpeg()
+    rep.emit(rep.header(f"Query latency through HTTP ({args.device})"))
+    rep.emit(f"- wrk 4.1.0, {args.seconds} s per run, timeout 60 s; text queries are poem "
+             "lines; 'new text' = every request a text never seen (the text cache misses), "
+             "'same text' = one line repeated (served by the LRU text cache); picture = a 1 MP "
+             f"JPEG ({os.path.getsize(image) // 1024} KB, 1155 × 866) as multipart upload\n"
+             f"- rows: {COLLECTION} = 200 real photos + synthetic random unit vectors; Milvus "
+             "Lite 2.5.1 embedded (IVF_FLAT COSINE nlist 512; Lite searches exhaustively)\n")
+    rows, mem, cmds = [], [], []
+    port = 3900
+    sizes = [int(x) for x in args.rows.split(",")]
+    plan = [("fp32", n) for n in sizes] + [("int8", sizes[0])]
+    for variant, n in plan:
+        db = ensure_rows(src_db, n)
+        port += 1
+        srv = Server(db, variant, args.device, port)
+        rss0, mrss0 = srv.rss_mb(), srv.milvus_rss_mb()
+        cmds.append(srv.cmd)
+        total = 0
+        try:
+            for label, script, env_extra, conns in [
+                ("text, new text", "bench/query/text.lua", {"BENCH_TEXT_MODE": "miss"}, 1),
+                ("text, new text", "bench/query/text.lua", {"BENCH_TEXT_MODE": "miss"}, 8),
+                ("text, same text (cached)", "bench/query/text.lua", {"BENCH_TEXT_MODE": "hit"}, 1),
+                ("picture 1 MP", "bench/query/image.lua", {"BENCH_IMAGE": image}, 1),
+                ("picture 1 MP", "bench/query/image.lua", {"BENCH_IMAGE": image}, 8),
+            ]:
+                r = wrk(srv.url, script, conns, args.seconds, env_extra)
+                total += r["requests"]
+                rows.append([variant, f"{n:,}", label, conns, fmt(r["p50_ms"]), fmt(r["p99_ms"]),
+                             fmt(r["qps"], 2), r["requests"], r["errors"]])
+                cmds.append(r["cmd"])
+            if total < 1000:
+                top_up(srv.url, 1000 - total)
+                total = 1000
+            if n == sizes[0]:
+                mem.append([variant, f"{n:,}", fmt(srv.start_s), fmt(rss0, 0),
+                            fmt(srv.rss_mb(), 0), total, fmt(mrss0, 0),
+                            fmt(srv.milvus_rss_mb(), 0)])
+        finally:
+            srv.stop()
+    rep.emit(rep.table(["variant", "rows", "query", "concurrency", "p50 ms", "p99 ms", "QPS",
+                        "requests", "errors"], rows))
+    rep.emit("Server memory (VmRSS of the `shihua serve` process; the embedded Milvus Lite "
+             "child separately):\n")
+    rep.emit(rep.table(["variant", "rows", "start-up s", "RSS after start MB",
+                        "RSS after queries MB", "queries", "Milvus Lite RSS start MB",
+                        "Milvus Lite RSS end MB"], mem))
+    rep.emit(f"load average at end: {loadavg()}\n\nCommands:\n\n```sh\n"
+             + "\n".join(c if isinstance(c, str) else shlex.join(c) for c in cmds) + "\n```\n")
+
+
+def bench_load(rep, args, src_db):
+    image = query_jpeg()
+    other = sorted(glob.glob(os.path.join(ROOT, "demo", "photos", "*.jpg")))[-1]
+    db = ensure_rows(src_db, 10000)
+    rep.emit(rep.header(f"Mixed load: {args.clients} clients for {args.load_seconds} s "
+                        f"({args.device})"))
+    srv = Server(db, "fp32", args.device, 3990)
+    try:
+        cmd = [PY, "bench/load/mixed.py", "--url", srv.url, "--pid", str(srv.proc.pid),
+               "--clients", str(args.clients), "--seconds", str(args.load_seconds),
+               "--image", image, "--image", other]
+        out, _ = run(cmd)
+        r = json_lines(out, "BENCH_JSON")[-1]
+    finally:
+        srv.stop()
+    rows = [[k, v["ok"], v["errors"], fmt(v["p50_ms"]), fmt(v["p99_ms"]), fmt(v["max_ms"])]
+            for k, v in r["kinds"].items()]
+    rep.emit(f"- fp32, 10,000 rows, fresh thumbnail cache; mix {r['mix']}; "
+             f"{r['requests']} requests in {r['seconds']:.1f} s = {r['qps']:.2f} req/s; "
+             f"**errors: {r['errors']}** {r['error_samples'] or ''}\n")
+    rep.emit(rep.table(["kind", "ok", "errors", "p50 ms", "p99 ms", "max ms"], rows))
+    rep.emit(f"Server RSS: {fmt(r['rss_start_mb'], 0)} MB at start of the load, "
+             f"{fmt(r['rss_end_mb'], 0)} MB at the end (min {fmt(r['rss_min_mb'], 0)}, "
+             f"max {fmt(r['rss_max_mb'], 0)}, sampled every second); Milvus Lite "
+             f"{fmt(r['milvus_rss_start_mb'], 0)} → {fmt(r['milvus_rss_end_mb'], 0)} MB.\n")
+    rep.emit(f"load average at end: {loadavg()}\n\nCommands:\n\n```sh\n{shlex.join(srv.cmd)}\n"
+             f"{shlex.join(cmd)}\n```\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("parts", nargs="*", default=["index", "query", "load"],
+                    choices=["index", "query", "load"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--photos", type=int, default=200)
+    ap.add_argument("--photo-source", default=os.path.join(ROOT, "..", "shared", "datasets",
+                                                          "photos"))
+    ap.add_argument("--levers", action="store_true", help="also measure each speed lever")
+    ap.add_argument("--seconds", type=int, default=20, help="seconds per wrk run")
+    ap.add_argument("--rows", default="10000,100000",
+                    help="collection sizes for the query part (int8 runs on the first)")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--load-seconds", type=int, default=60)
+    args = ap.parse_args()
+    os.makedirs(TMP, exist_ok=True)
+    if not os.path.exists(SHIHUA):
+        raise SystemExit(f"{SHIHUA} is missing: run `make bench` (it builds it)")
+    if not os.path.exists(os.path.join(ROOT, "models", MODEL, "image.int8.onnx")):
+        raise SystemExit(f"models/{MODEL} is missing: run bench/setup.sh (it exports it)")
+    rep = Report([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    src_db = os.path.join(TMP, "index-fp32.db")
+    if "index" in args.parts:
+        src_db = bench_index(rep, args)
+        for f in glob.glob(os.path.join(TMP, "q*.db*")):  # made from the previous index
+            os.remove(f)
+    if ("query" in args.parts or "load" in args.parts) and not os.path.exists(src_db):
+        photos, _ = prepare_photos(args.photos, args.photo_source)
+        src_db = shihua_index(photos, "fp32", args.device, "fp32")["db"]
+    if "query" in args.parts:
+        bench_query(rep, args, src_db)
+    if "load" in args.parts:
+        bench_load(rep, args, src_db)
+    log(f"results appended to {os.path.relpath(rep.path, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
