@@ -93,7 +93,11 @@ async def main():
                 return await c.get("/api/v1/search", params={"q": rng.choice(LINES), "k": 24})
             if kind == "thumb":
                 return await c.get(f"/thumb/{rng.choice(ids)}", params={"w": rng.choice([240, 480])})
-            img = rng.choice(images)
+            # A unique JPEG comment after SOI: a new picture to the server's content-hashed
+            # query cache (same pixels, so the same decode + encode work every time).
+            base = rng.choice(images)
+            tag = f"shihua-load-{rng.random()}".encode()
+            img = base[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + base[2:]
             return await c.post("/api/v1/search/image", data={"k": "24"},
                                 files={"image": ("q.jpg", img, "image/jpeg")})
 

@@ -120,6 +120,7 @@ enum CollectionCmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -135,6 +136,18 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// glibc gives threads that allocate concurrently their own malloc arenas (up to 8 per core)
+/// and seldom hands their freed memory back: with ONNX Runtime, rayon and tokio's blocking
+/// threads that made the server's RSS climb by ~500 MB under a 50-client load. Two arenas keep
+/// it flat; allocation is not the bottleneck next to the model.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

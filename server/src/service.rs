@@ -22,6 +22,21 @@ pub struct Shihua {
     max_upload_bytes: usize,
     max_pixels: u64,
     queries: QueryImages,
+    /// Bounds how many uploaded pictures are decoded at once: under a burst of uploads the
+    /// rest wait holding only their compressed bytes, so memory stays flat (the model runs
+    /// one picture at a time anyway).
+    decode_slots: tokio::sync::Semaphore,
+    /// Text encodes waiting for the text tower wait here (async), not on its mutex in a
+    /// blocking thread: a burst of queries does not pile up threads and their allocations.
+    text_slots: tokio::sync::Semaphore,
+}
+
+/// Concurrent picture decodes: one per core, at least two.
+pub fn decode_parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
 }
 
 /// Width of the preview kept for an uploaded query picture.
@@ -40,6 +55,8 @@ impl Shihua {
             max_upload_bytes,
             max_pixels: DEFAULT_MAX_PIXELS,
             queries,
+            decode_slots: tokio::sync::Semaphore::new(decode_parallelism()),
+            text_slots: tokio::sync::Semaphore::new(2),
         }
     }
 
@@ -80,6 +97,11 @@ impl Shihua {
 
     /// Normalised embeddings of several texts in one batch, and whether any was cut.
     async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
+        let _slot = self
+            .text_slots
+            .acquire()
+            .await
+            .map_err(|e| SearchError::Internal(e.to_string()))?;
         let enc = self.encoder.clone();
         let out = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -103,6 +125,11 @@ impl Shihua {
         bytes: Vec<u8>,
         preview_w: Option<u32>,
     ) -> Result<(Vec<f32>, Vec<u8>), SearchError> {
+        let _slot = self
+            .decode_slots
+            .acquire()
+            .await
+            .map_err(|e| SearchError::Internal(e.to_string()))?;
         let enc = self.encoder.clone();
         let max_pixels = self.max_pixels;
         let (vectors, preview) = tokio::task::spawn_blocking(move || {
@@ -127,8 +154,15 @@ impl Shihua {
 
     /// Top-k photos for a query vector.
     pub async fn search_vector(&self, v: &[f32], k: usize) -> Result<Vec<Hit>, SearchError> {
-        let hits = self.store.search(v, k).await.map_err(store_error)?;
-        Ok(hits.into_iter().map(to_hit).collect())
+        match self.store.search(v, k).await {
+            Ok(hits) => Ok(hits.into_iter().map(to_hit).collect()),
+            // A collection with no photos yet cannot be indexed or loaded: that is "nothing
+            // found" (the page says how to add photos), not an outage.
+            Err(e) => match self.store.count().await {
+                Ok(0) => Ok(Vec::new()),
+                _ => Err(store_error(e)),
+            },
+        }
     }
 
     /// Photos most like the photo `id` (itself first).

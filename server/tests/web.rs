@@ -2,7 +2,8 @@
 //! combined queries (`夕阳 - 城市`, weights, text + picture) computed exactly as documented,
 //! uploaded query pictures kept under a content id (`/?img=`, `/query/{id}`, surviving a
 //! restart), "more like this", the script-free upload form, pages rendered with their results
-//! (no JavaScript needed), and the interface language (Accept-Language, cookie, `?lang=`).
+//! (no JavaScript needed), the empty-collection state, and the interface language
+//! (Accept-Language, cookie, `?lang=`).
 
 mod common;
 
@@ -15,6 +16,7 @@ use common::{copy_demo, demo_photos, index_options, start_and_index, test_router
 use http_body_util::BodyExt;
 use serde_json::Value;
 use server::service::{combine, Shihua};
+use server::store::{MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
 const K: usize = 8;
@@ -296,6 +298,34 @@ async fn web_experience_end_to_end() {
     let (_, headers, _) = send(&app, get("/?lang=en")).await;
     let cookie = headers[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.starts_with("lang=en;"), "{cookie}");
+
+    // --- An empty collection: the page says how to add photos, in both languages.
+    let empty_store = Arc::new(
+        MilvusStore::connect(StoreConfig {
+            uri: milvus.uri(),
+            collection: "empty_collection".into(),
+            model_id: "fixture".into(),
+            ..StoreConfig::default()
+        })
+        .await
+        .unwrap(),
+    );
+    empty_store.ensure_collection(false).await.unwrap();
+    let empty = test_router(
+        Arc::new(Shihua::new(encoder.clone(), empty_store, 20 << 20)),
+        tmp.path(),
+    );
+    let page = html(&empty, "/", &[(header::ACCEPT_LANGUAGE, "zh-CN")]).await;
+    assert!(page.contains("data-testid=\"empty-banner\""), "{page}");
+    assert!(page.contains("shihua index"));
+    let page = html(
+        &empty,
+        "/?q=%E5%A4%95%E9%98%B3",
+        &[(header::ACCEPT_LANGUAGE, "en")],
+    )
+    .await;
+    assert!(page.contains("No photos indexed yet"), "{page}");
+    assert!(page.contains("data-testid=\"no-results\""), "{page}");
 
     drop(milvus);
 }

@@ -44,7 +44,20 @@ pub fn HomePage() -> impl IntoView {
             }
         },
     );
+    // "Searching…" while a new search loads over the old results (browser only; the server
+    // renders finished results).
     let searching = RwSignal::new(false);
+    Effect::new(move |prev: Option<()>| {
+        query.track();
+        k.track();
+        if prev.is_some() {
+            searching.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        results.track();
+        searching.set(false);
+    });
 
     // Upload: show the picture at once, store it on the server, then go to its URL.
     let preview = RwSignal::new(None::<String>);
@@ -109,7 +122,7 @@ pub fn HomePage() -> impl IntoView {
 
     let results_view = move || {
         view! {
-            <Transition fallback=|| view! { <LoadingState /> } set_pending=searching.write_only()>
+            <Transition fallback=|| view! { <LoadingState /> }>
                 {move || {
                     results
                         .get()

@@ -21,12 +21,17 @@ pub const THUMB_WIDTHS: [u32; 5] = [120, 240, 480, 960, 1600];
 /// On-disk thumbnail cache.
 pub struct ThumbCache {
     dir: PathBuf,
+    /// Thumbnails being made at once (each decodes a whole photo); the rest wait their turn.
+    making: tokio::sync::Semaphore,
 }
 
 impl ThumbCache {
     pub fn new(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            making: tokio::sync::Semaphore::new(crate::service::decode_parallelism()),
+        })
     }
 
     fn path(&self, id: i64, w: u32) -> PathBuf {
@@ -143,6 +148,20 @@ pub async fn thumb(
         }
         if let Ok(bytes) = tokio::fs::read(&cached).await {
             return respond(bytes, "image/jpeg", etag, &headers);
+        }
+    }
+    let Ok(_slot) = state.thumbs.making.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    };
+    // Made by an earlier request while this one waited?
+    if let Ok(bytes) = tokio::fs::read(&cached).await {
+        if let Ok(meta) = tokio::fs::metadata(&cached).await {
+            return respond(
+                bytes,
+                "image/jpeg",
+                etag_of(&meta, &format!("-{w}")),
+                &headers,
+            );
         }
     }
     let made = tokio::task::spawn_blocking(move || make_thumb(&path, &cached, w)).await;
