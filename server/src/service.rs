@@ -81,35 +81,18 @@ impl Shihua {
     /// Normalised embedding of a text, and whether it was cut at the context length.
     pub async fn embed_text(&self, text: &str) -> Result<(Vec<f32>, bool), SearchError> {
         let text = clean_query(text)?;
-        let enc = self.encoder.clone();
-        let out = tokio::task::spawn_blocking(move || enc.embed_texts(&[text.as_str()]))
-            .await
-            .map_err(|e| SearchError::Internal(e.to_string()))?
-            .map_err(clip_error)?;
-        let truncated = out.truncated.first().copied().unwrap_or(false);
-        let v = out
-            .vectors
-            .into_iter()
-            .next()
-            .ok_or_else(|| SearchError::Internal("no embedding".into()))?;
-        Ok((v, truncated))
+        let (vectors, truncated) = self.embed_texts(vec![text]).await?;
+        Ok((first(vectors)?, truncated))
     }
 
     /// Normalised embeddings of several texts in one batch, and whether any was cut.
     async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
-        let _slot = self
-            .text_slots
-            .acquire()
-            .await
-            .map_err(|e| SearchError::Internal(e.to_string()))?;
         let enc = self.encoder.clone();
-        let out = tokio::task::spawn_blocking(move || {
+        let out = run_blocking(&self.text_slots, move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             enc.embed_texts(&refs)
         })
-        .await
-        .map_err(|e| SearchError::Internal(e.to_string()))?
-        .map_err(clip_error)?;
+        .await?;
         Ok((out.vectors, out.truncated.iter().any(|&t| t)))
     }
 
@@ -125,14 +108,9 @@ impl Shihua {
         bytes: Vec<u8>,
         preview_w: Option<u32>,
     ) -> Result<(Vec<f32>, Vec<u8>), SearchError> {
-        let _slot = self
-            .decode_slots
-            .acquire()
-            .await
-            .map_err(|e| SearchError::Internal(e.to_string()))?;
         let enc = self.encoder.clone();
         let max_pixels = self.max_pixels;
-        let (vectors, preview) = tokio::task::spawn_blocking(move || {
+        let (vectors, preview) = run_blocking(&self.decode_slots, move || {
             let (tensor, decoded) =
                 preprocess::preprocess_bytes(&bytes, enc.preprocess_spec(), max_pixels)?;
             let preview = match preview_w {
@@ -140,16 +118,10 @@ impl Shihua {
                     .map_err(|e| ClipError::Decode(e.to_string()))?,
                 None => Vec::new(),
             };
-            Ok::<_, ClipError>((enc.embed_pixels(tensor, 1)?, preview))
+            Ok((enc.embed_pixels(tensor, 1)?, preview))
         })
-        .await
-        .map_err(|e| SearchError::Internal(e.to_string()))?
-        .map_err(clip_error)?;
-        let v = vectors
-            .into_iter()
-            .next()
-            .ok_or_else(|| SearchError::Internal("no embedding".into()))?;
-        Ok((v, preview))
+        .await?;
+        Ok((first(vectors)?, preview))
     }
 
     /// Top-k photos for a query vector.
@@ -289,6 +261,30 @@ pub fn clean_query(text: &str) -> Result<String, SearchError> {
         ));
     }
     Ok(cleaned)
+}
+
+/// Runs `work` on a blocking thread once one of `slots` is free: waiting requests wait here,
+/// asynchronously, not in blocking threads.
+async fn run_blocking<T: Send + 'static>(
+    slots: &tokio::sync::Semaphore,
+    work: impl FnOnce() -> Result<T, ClipError> + Send + 'static,
+) -> Result<T, SearchError> {
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| SearchError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SearchError::Internal(e.to_string()))?
+        .map_err(clip_error)
+}
+
+/// The one embedding of a one-item batch.
+fn first(vectors: Vec<Vec<f32>>) -> Result<Vec<f32>, SearchError> {
+    vectors
+        .into_iter()
+        .next()
+        .ok_or_else(|| SearchError::Internal("no embedding".into()))
 }
 
 /// The normalised weighted sum of the query parts. At least one part must add (weight > 0),
