@@ -139,13 +139,17 @@ impl Shihua {
 
     /// Photos most like the photo `id` (itself first).
     pub async fn similar(&self, id: i64, k: usize) -> Result<Vec<Hit>, SearchError> {
-        let v = self
-            .store
+        let v = self.photo_vector(id).await?;
+        self.search_vector(&v, k).await
+    }
+
+    /// The stored embedding of photo `id`.
+    async fn photo_vector(&self, id: i64) -> Result<Vec<f32>, SearchError> {
+        self.store
             .get_vector(id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| SearchError::NotFound(format!("no photo with id {id}")))?;
-        self.search_vector(&v, k).await
+            .ok_or_else(|| SearchError::NotFound(format!("no photo with id {id}")))
     }
 
     /// The file behind a photo id, if the id exists.
@@ -207,13 +211,7 @@ impl SearchService for Shihua {
             let id: i64 = like
                 .parse()
                 .map_err(|_| SearchError::NotFound(format!("no photo with id {like:?}")))?;
-            let v = self
-                .store
-                .get_vector(id)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| SearchError::NotFound(format!("no photo with id {id}")))?;
-            parts.push((Arc::new(v), w));
+            parts.push((Arc::new(self.photo_vector(id).await?), w));
             found
                 .query_image
                 .get_or_insert(format!("/thumb/{id}?w=480"));

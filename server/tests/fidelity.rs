@@ -11,7 +11,7 @@ use common::{cosine, floats};
 
 use serde_json::Value;
 use server::clip::tokenize::TextTokenizer;
-use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
+use server::clip::ClipEncoder;
 
 fn models_dir() -> PathBuf {
     common::repo().join("models")
@@ -23,16 +23,7 @@ fn json(path: &str) -> Value {
 }
 
 fn fixture_encoder() -> ClipEncoder {
-    let manifest = Manifest::load(&models_dir().join("manifest.toml")).unwrap();
-    let spec = manifest.find("fixture").unwrap().clone();
-    let files = manifest.files(&spec, &models_dir()).unwrap();
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: clip::Device::Cpu,
-        warm_up: true,
-    };
-    ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap()
+    common::load_encoder("fixture", server::clip::Variant::Fp32, 1, true)
 }
 
 #[test]

@@ -4,24 +4,15 @@
 //! small pictures untouched, reports the full size and stays close on large ones. Speed itself
 //! is measured in bench/, never asserted here.
 
+mod common;
+
 use std::io::Cursor;
-use std::path::Path;
 
 use server::clip::preprocess::{preprocess_bytes, PreprocessSpec, DEFAULT_MAX_PIXELS};
-use server::clip::{self, ClipEncoder, EncoderOptions, Manifest, Variant};
+use server::clip::{ClipEncoder, Variant};
 
 fn load(variant: Variant) -> ClipEncoder {
-    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
-    let spec = manifest.find("fixture").unwrap().clone();
-    let files = manifest.files_variant(&spec, &models, variant).unwrap();
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: clip::Device::Cpu,
-        warm_up: true,
-    };
-    ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap()
+    common::load_encoder("fixture", variant, 1, true)
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

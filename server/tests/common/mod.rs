@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use server::clip::{self, ClipEncoder, EncoderOptions, Manifest};
+use server::clip::{self, ClipEncoder, EncoderOptions, Manifest, Variant};
 use server::http::{media::ThumbCache, router, AppState};
 use server::ingest::{index_folder, IndexOptions, IndexSummary};
 use server::service::Shihua;
@@ -21,17 +21,22 @@ pub fn repo() -> PathBuf {
 
 /// A loaded model from models/manifest.toml (ONNX Runtime from the project's .venv).
 pub fn encoder(model: &str, threads: usize, warm_up: bool) -> Arc<ClipEncoder> {
+    Arc::new(load_encoder(model, Variant::Fp32, threads, warm_up))
+}
+
+/// A model in one variant (fp32 or int8 files), on the CPU.
+pub fn load_encoder(model: &str, variant: Variant, threads: usize, warm_up: bool) -> ClipEncoder {
     let models = repo().join("models");
     let manifest = Manifest::load(&models.join("manifest.toml")).unwrap();
     let spec = manifest.find(model).unwrap().clone();
-    let files = manifest.files(&spec, &models).unwrap();
+    let files = manifest.files_variant(&spec, &models, variant).unwrap();
     clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
     let opts = EncoderOptions {
         intra_threads: threads,
         device: clip::Device::Cpu,
         warm_up,
     };
-    Arc::new(ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap())
+    ClipEncoder::load(&manifest, &spec, &files, &opts).unwrap()
 }
 
 /// The random-weight fixture model.
