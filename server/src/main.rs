@@ -89,7 +89,9 @@ enum ModelsCmd {
     /// Download the model picked by --model (default ViT-B-16) over HTTPS, verify it and split
     /// it into <model-dir>/<id>/image.onnx and text.onnx. Resumes an interrupted download.
     Fetch {
-        /// Which weights: fp32, fp16 or int8 (the manifest lists them; default fp32).
+        /// Which weights: fp32, fp16 or int8 (the manifest lists them; default fp32). int8 is
+        /// installed beside the float graphs, as image.int8.onnx / text.int8.onnx, and used
+        /// with `--variant int8`; the others replace image.onnx / text.onnx.
         #[arg(long)]
         variant: Option<String>,
         /// Download from this server instead of Hugging Face (same <repo>/resolve/<rev>/<file>

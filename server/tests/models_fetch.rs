@@ -2,8 +2,9 @@
 //! (models/fixture/combined.onnx) in Hugging Face's layout (`/<repo>/resolve/<rev>/<file>`,
 //! redirected to a "CDN" path like the real hub): fetch + split gives graphs that embed like
 //! the split fixtures, a partial download resumes with a Range request, a truncated download
-//! installs nothing and resumes on the next run, a wrong pinned sha256 installs nothing, and a
-//! model with no ONNX source points to models/export.
+//! installs nothing and resumes on the next run, a wrong pinned sha256 installs nothing, the
+//! int8 download goes beside the float graphs (where `--variant int8` loads it), and a model
+//! with no ONNX source points to models/export.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -13,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use server::clip::fetch::{self, FetchError, FetchOptions};
-use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest};
+use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest, Variant};
 use sha2::{Digest, Sha256};
 
 const REPO: &str = "test/tiny-chinese-clip";
@@ -209,6 +210,7 @@ repo = "{REPO}"
 revision = "main"
 [model.source.variants]
 fp32 = {{ file = "{FILE}", size = {size}, sha256 = "{sha}" }}
+int8 = {{ file = "{FILE}", size = {size}, sha256 = "{sha}" }}
 unpinned = {{ file = "{FILE}" }}
 wrong = {{ file = "{FILE}", sha256 = "{zeros}" }}
 gone = {{ file = "onnx/nope.onnx" }}
@@ -255,10 +257,14 @@ fn fetch(dir: &Path, variant: &str) -> Result<fetch::FetchReport, FetchError> {
 }
 
 fn encoder(model_dir: &Path, id: &str) -> ClipEncoder {
+    encoder_variant(model_dir, id, Variant::Fp32)
+}
+
+fn encoder_variant(model_dir: &Path, id: &str, variant: Variant) -> ClipEncoder {
     clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
     let m = load(model_dir);
     let spec = m.find(id).unwrap();
-    let files = m.files(spec, model_dir).unwrap();
+    let files = m.files_variant(spec, model_dir, variant).unwrap();
     let opts = EncoderOptions {
         intra_threads: 1,
         device: Device::Cpu,
@@ -273,7 +279,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// The fetched graphs embed texts and pictures like the committed split fixtures.
 fn assert_same_embeddings(fetched_dir: &Path) {
-    let fetched = encoder(fetched_dir, "tiny");
+    assert_variant_embeds_like_the_fixture(fetched_dir, Variant::Fp32);
+}
+
+fn assert_variant_embeds_like_the_fixture(fetched_dir: &Path, variant: Variant) {
+    let fetched = encoder_variant(fetched_dir, "tiny", variant);
     let fixture = encoder(&repo_root().join("models"), "fixture");
     let texts = ["枯藤老树昏鸦", "夕阳西下，断肠人在天涯", "Hello 世界", "月"];
     let a = fetched.embed_texts(&texts).unwrap().vectors;
@@ -320,13 +330,8 @@ fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
     let tiny = dir.path().join("tiny");
     assert!(tiny.join("image.onnx").is_file() && tiny.join("text.onnx").is_file());
     // The combined download is removed once split; no temporaries are left.
-    let mut left: Vec<String> = std::fs::read_dir(&tiny)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
     assert_eq!(
-        left,
+        files_in(&tiny),
         [".gitignore", "image.onnx", "source.json", "text.onnx"]
     );
     // Each graph has exactly one input: a text query never runs the vision tower.
@@ -348,6 +353,56 @@ fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
     let again = fetch(dir.path(), "fp32").unwrap();
     assert!(again.already_installed);
     assert_eq!(server.log().len(), before);
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_int8_download_installs_beside_the_float_graphs() {
+    let server = Server::start();
+    let dir = model_dir(&server.url);
+    let tiny = dir.path().join("tiny");
+    fetch(dir.path(), "fp32").unwrap();
+    let float_image = std::fs::read(tiny.join("image.onnx")).unwrap();
+
+    let report = fetch(dir.path(), "int8").unwrap();
+    assert!(!report.already_installed);
+    assert_eq!(report.image, tiny.join("image.int8.onnx"));
+    assert_eq!(report.text, tiny.join("text.int8.onnx"));
+    assert_eq!(
+        files_in(&tiny),
+        [
+            ".gitignore",
+            "image.int8.onnx",
+            "image.onnx",
+            "source.int8.json",
+            "source.json",
+            "text.int8.onnx",
+            "text.onnx"
+        ]
+    );
+    // The float graphs and their record are untouched; each variant is installed once.
+    assert_eq!(std::fs::read(tiny.join("image.onnx")).unwrap(), float_image);
+    let before = server.log().len();
+    assert!(fetch(dir.path(), "fp32").unwrap().already_installed);
+    assert!(fetch(dir.path(), "int8").unwrap().already_installed);
+    assert_eq!(server.log().len(), before, "nothing downloaded again");
+    // `--variant int8` loads what was fetched.
+    assert_variant_embeds_like_the_fixture(dir.path(), Variant::Int8);
+
+    let listed = fetch::format_statuses(&load(dir.path()), dir.path());
+    assert!(
+        listed.contains(&format!("installed: fp32 {FILE} from {REPO}@main"))
+            && listed.contains(&format!("int8: installed: int8 {FILE} from {REPO}@main")),
+        "{listed}"
+    );
 }
 
 #[test]

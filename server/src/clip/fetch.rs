@@ -15,9 +15,11 @@
 //! 4. splits the combined graph ([`super::onnx_split`]) into `image.onnx` (`pixel_values` →
 //!    `image_embeds`) and `text.onnx` (`input_ids` → `text_embeds`, attention mask computed
 //!    inside), written to temporary names and renamed into place, so a text query never runs
-//!    the vision tower;
-//! 5. records what it installed in `<model-dir>/<id>/source.json` (a re-run with the same
-//!    source does nothing) and removes the download unless asked to keep it.
+//!    the vision tower. The `int8` download goes beside them instead, as `image.int8.onnx`
+//!    and `text.int8.onnx` (what `--variant int8` loads), so both variants can be installed;
+//! 5. records what it installed in `<model-dir>/<id>/source.json` (`source.int8.json`; a
+//!    re-run with the same source does nothing) and removes the download unless asked to
+//!    keep it.
 //!
 //! Only the ONNX file is downloaded: `models/tokenizer.json` (built from cn_clip's vocab) stays
 //! the tokenizer. Models published only as PyTorch weights (`onnx = false`) and models with no
@@ -32,7 +34,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
-use super::manifest::{Manifest, ModelSpec, SourceSpec, VariantFile};
+use super::manifest::{Manifest, ModelSpec, SourceSpec, Variant, VariantFile};
 use super::onnx_split;
 
 /// What went wrong, phrased so the user knows what to do next.
@@ -69,10 +71,14 @@ pub enum FetchError {
         known: String,
     },
     #[error(
-        "{dir} already holds image.onnx and text.onnx that `shihua models fetch` did not write \
-         (an export?). Run again with --force to replace them with {what}"
+        "{dir} already holds {files} that `shihua models fetch` did not write (an export?). \
+         Run again with --force to replace them with {what}"
     )]
-    WouldOverwrite { dir: PathBuf, what: String },
+    WouldOverwrite {
+        dir: PathBuf,
+        files: String,
+        what: String,
+    },
     #[error(
         "could not download {url}: {reason}. Check the network connection (HTTPS_PROXY is \
          honoured) or point SHIHUA_MODELS_BASE_URL at a mirror; run the command again to \
@@ -646,7 +652,13 @@ pub fn file_url(base_url: &str, source: &SourceSpec, file: &str) -> String {
     )
 }
 
-const STAMP: &str = "source.json";
+/// Where a download came from (`source.json`; `source.int8.json` for the int8 slot).
+fn stamp_path(dir: &Path, slot: Variant) -> PathBuf {
+    dir.join(match slot {
+        Variant::Fp32 => "source.json",
+        Variant::Int8 => "source.int8.json",
+    })
+}
 
 #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
 struct Stamp {
@@ -660,8 +672,8 @@ struct Stamp {
     sha256_pinned: bool,
 }
 
-fn read_stamp(dir: &Path) -> Option<Stamp> {
-    let text = fs::read_to_string(dir.join(STAMP)).ok()?;
+fn read_stamp(dir: &Path, slot: Variant) -> Option<Stamp> {
+    let text = fs::read_to_string(stamp_path(dir, slot)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -726,8 +738,12 @@ pub fn fetch_model(
     let url = file_url(&base, source, &file.file);
     let pin = Pin::from(file);
     let dir = opts.model_dir.join(&spec.id);
-    let image = dir.join("image.onnx");
-    let text = dir.join("text.onnx");
+    // int8 goes beside the float graphs (`--variant int8` loads it), everything else in their
+    // place.
+    let slot = Variant::of_download(&variant);
+    let image = dir.join(slot.file_name("image"));
+    let text = dir.join(slot.file_name("text"));
+    let stamp_file = stamp_path(&dir, slot);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     // Weights never belong in git.
     let ignore = dir.join(".gitignore");
@@ -740,7 +756,7 @@ pub fn fetch_model(
     }
 
     let installed = image.is_file() && text.is_file();
-    let stamp = read_stamp(&dir);
+    let stamp = read_stamp(&dir, slot);
     if installed && !opts.force {
         match &stamp {
             Some(s)
@@ -768,6 +784,7 @@ pub fn fetch_model(
             None => {
                 return Err(FetchError::WouldOverwrite {
                     dir,
+                    files: format!("{} and {}", slot.file_name("image"), slot.file_name("text")),
                     what: format!("{} {} ({variant})", source.repo, file.file),
                 })
             }
@@ -805,10 +822,10 @@ pub fn fetch_model(
     };
 
     // Install: stamp off first, so a crash halfway is never taken for a finished fetch.
-    remove_quietly(&dir.join(STAMP));
+    remove_quietly(&stamp_file);
     tracing::info!("splitting {} into image and text graphs", dest.display());
-    let image_tmp = dir.join("image.onnx.tmp");
-    let text_tmp = dir.join("text.onnx.tmp");
+    let image_tmp = image.with_extension("onnx.tmp");
+    let text_tmp = text.with_extension("onnx.tmp");
     let origin = format!("{}@{} {}", source.repo, source.revision, file.file);
     if let Err(e) = onnx_split::split_file(&dest, &image_tmp, &text_tmp, &origin) {
         remove_quietly(&image_tmp);
@@ -830,10 +847,10 @@ pub fn fetch_model(
         sha256: downloaded.sha256.clone(),
         sha256_pinned: pin.sha256.is_some(),
     };
-    let stamp_tmp = dir.join("source.json.tmp");
+    let stamp_tmp = stamp_file.with_extension("json.tmp");
     let json = serde_json::to_string_pretty(&stamp).expect("stamp serialises");
     fs::write(&stamp_tmp, json + "\n").map_err(io_err(&stamp_tmp))?;
-    fs::rename(&stamp_tmp, dir.join(STAMP)).map_err(io_err(&dir))?;
+    fs::rename(&stamp_tmp, &stamp_file).map_err(io_err(&dir))?;
     sync_dir(&image);
 
     let kept = if opts.keep_download {
@@ -868,6 +885,9 @@ pub struct ModelStatus {
     pub installed: bool,
     /// Where the installed files came from (`source.json`), e.g. `fp32 from Xenova/…`.
     pub installed_from: Option<String>,
+    /// The same for the int8 graphs (`image.int8.onnx`, `text.int8.onnx`).
+    pub int8_installed: bool,
+    pub int8_from: Option<String>,
     /// Where the weights can come from.
     pub source: String,
 }
@@ -879,9 +899,14 @@ pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus>
         .iter()
         .map(|m| {
             let dir = model_dir.join(&m.id);
-            let installed = dir.join("image.onnx").is_file() && dir.join("text.onnx").is_file();
-            let installed_from = read_stamp(&dir)
-                .map(|s| format!("{} {} from {}@{}", s.variant, s.file, s.repo, s.revision));
+            let has = |slot: Variant| {
+                dir.join(slot.file_name("image")).is_file()
+                    && dir.join(slot.file_name("text")).is_file()
+            };
+            let from = |slot: Variant| {
+                read_stamp(&dir, slot)
+                    .map(|s| format!("{} {} from {}@{}", s.variant, s.file, s.repo, s.revision))
+            };
             let source = match (&m.source, m.fixture) {
                 (_, true) => "committed random-weight fixture (models/fixture)".to_string(),
                 (Some(s), _) if s.onnx => format!(
@@ -901,8 +926,10 @@ pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus>
                 id: m.id.clone(),
                 default: m.default,
                 embed_dim: m.embed_dim,
-                installed,
-                installed_from,
+                installed: has(Variant::Fp32),
+                installed_from: from(Variant::Fp32),
+                int8_installed: has(Variant::Int8),
+                int8_from: from(Variant::Int8),
                 source,
             }
         })
@@ -914,16 +941,25 @@ pub fn format_statuses(manifest: &Manifest, model_dir: &Path) -> String {
     let mut out = String::new();
     let tokenizer = model_dir.join(&manifest.tokenizer.file);
     for s in model_statuses(manifest, model_dir) {
-        let state = match (s.installed, &s.installed_from) {
+        let state = |installed: bool, from: &Option<String>| match (installed, from) {
             (true, Some(from)) => format!("installed: {from}"),
             (true, None) => "installed".to_string(),
             (false, _) => "missing".to_string(),
         };
         let default = if s.default { " [default]" } else { "" };
         out.push_str(&format!(
-            "{:<13} {:>4}d  {state}{default}\n              source: {}\n",
-            s.id, s.embed_dim, s.source
+            "{:<13} {:>4}d  {}{default}\n",
+            s.id,
+            s.embed_dim,
+            state(s.installed, &s.installed_from)
         ));
+        if s.int8_installed {
+            out.push_str(&format!(
+                "              int8: {}\n",
+                state(true, &s.int8_from)
+            ));
+        }
+        out.push_str(&format!("              source: {}\n", s.source));
     }
     out.push_str(&format!(
         "tokenizer: {} ({})\nmodel dir: {}\n",

@@ -142,6 +142,16 @@ impl Variant {
             Variant::Int8 => format!("{tower}.int8.onnx"),
         }
     }
+
+    /// Where `shihua models fetch --variant <name>` installs a download: the int8 (quantised)
+    /// download beside the float graphs, as `--variant int8` loads it; any other download
+    /// (fp32, fp16, …) as the model's main graphs.
+    pub fn of_download(name: &str) -> Variant {
+        match name {
+            "int8" => Variant::Int8,
+            _ => Variant::Fp32,
+        }
+    }
 }
 
 impl std::fmt::Display for Variant {
@@ -256,8 +266,17 @@ impl Manifest {
             return Ok(files);
         }
         if variant == Variant::Int8 {
+            let fetch = match &model.source {
+                Some(src) if src.onnx && src.variants.contains_key("int8") => format!(
+                    "Download it with `shihua models fetch --model {id} --variant int8` (from \
+                     {repo}), or make it",
+                    id = model.id,
+                    repo = src.repo
+                ),
+                _ => "Make it".to_string(),
+            };
             return Err(ClipError::ModelFilesMissing(format!(
-                "The int8 variant of {id} is not there: {list}. Make it with \
+                "The int8 variant of {id} is not there: {list}. {fetch} with \
                  `models/export/export.py --model {id} ... --out {dir} --int8` (dynamic \
                  quantisation of the float32 export), or run with --variant fp32.",
                 id = model.id,
