@@ -180,18 +180,22 @@ def shihua_env():
     return env
 
 
-def shihua_index(photos, variant, device, tag, extra=()):
+def shihua_index(photos, variant, device, tag, extra=(), index_args=()):
     db = os.path.join(TMP, f"index-{tag}.db")
     for f in glob.glob(db + "*") + glob.glob(os.path.join(TMP, f".index-{tag}.db.lock")):
         os.remove(f)
     cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", device,
            "--milvus-uri", db, "--collection", COLLECTION,
-           "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos, "--recreate"]
+           "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos, "--recreate",
+           *index_args]
     out, wall = run(cmd, env=shihua_env())
     rate = None
     indexed = None
     wall_s = None
+    spent = ""
     for line in out.splitlines():
+        if line.startswith("time spent:"):
+            spent = line[len("time spent:"):].strip()
         if line.startswith("wall time:"):
             wall_s = float(line.split()[2])
             rate = float(line.split(",")[1].split()[0])
@@ -200,7 +204,7 @@ def shihua_index(photos, variant, device, tag, extra=()):
     if indexed and wall_s:
         rate = indexed / wall_s  # more digits than the printed rate
     return {"images_per_s": rate, "indexed": indexed, "process_wall_s": wall,
-            "cmd": shlex.join(cmd), "db": db}
+            "cmd": shlex.join(cmd), "db": db, "spent": spent}
 
 
 def bench_index(rep, args):
@@ -218,13 +222,15 @@ def bench_index(rep, args):
     cmds.append(ref_cmd)
 
     ceil_cmd = [PY, "bench/index/ort_ceiling.py", "--photos", photos, "--model-dir", model_dir,
-                "--variants", "fp32,int8", "--batch", "16", "--device", args.device]
+                "--variants", "fp32,int8", "--batch", "16", "--device", args.device,
+                "--profile", "3"]
     out, _ = run(ceil_cmd)
     ceil = json_lines(out)
     cmds.append(ceil_cmd)
     c32 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "fp32")
     c8 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "int8")
     cos = next((r for r in ceil if r["what"] == "variant_cosine"), None)
+    profiles = [r for r in ceil if r["what"] == "ort_profile"]
 
     s32 = shihua_index(photos, "fp32", args.device, "fp32")
     s8 = shihua_index(photos, "int8", args.device, "int8")
@@ -242,47 +248,49 @@ def bench_index(rep, args):
          fmt(c8["images_per_s"] / a, 2), "1.00", ""],
         ["c) `shihua index` fp32 end to end", fmt(s32["images_per_s"], 2),
          fmt(s32["images_per_s"] / a, 2), fmt(s32["images_per_s"] / c32["images_per_s"], 2),
-         f"{s32['indexed']} indexed; process wall {s32['process_wall_s']:.1f} s incl. model load"],
+         f"{s32['indexed']} indexed; process wall {s32['process_wall_s']:.1f} s incl. model load;"
+         f" {s32['spent']}"],
         ["c) `shihua index` int8 end to end", fmt(s8["images_per_s"], 2),
          fmt(s8["images_per_s"] / a, 2), fmt(s8["images_per_s"] / c8["images_per_s"], 2),
-         f"{s8['indexed']} indexed; process wall {s8['process_wall_s']:.1f} s"],
+         f"{s8['indexed']} indexed; process wall {s8['process_wall_s']:.1f} s; {s8['spent']}"],
     ]
     if args.levers:
         for label, variant, extra, batch_args in [
             ("lever: `shihua index` fp32, --encode-batch 1", "fp32", (), ["--encode-batch", "1"]),
+            ("lever: `shihua index` int8, --encode-batch 1", "int8", (), ["--encode-batch", "1"]),
             ("lever: `shihua index` fp32, --threads 1", "fp32", ("--threads", "1"), []),
             ("lever: `shihua index` fp32, --jpeg-draft", "fp32", ("--jpeg-draft",), []),
             ("lever: `shihua index` int8, --jpeg-draft", "int8", ("--jpeg-draft",), []),
         ]:
-            tag = "lever"
-            db = os.path.join(TMP, f"index-{tag}.db")
-            for f in glob.glob(db + "*"):
-                os.remove(f)
-            cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", args.device,
-                   "--milvus-uri", db, "--collection", COLLECTION,
-                   "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos,
-                   "--recreate", *batch_args]
-            out, wall = run(cmd, env=shihua_env())
-            wall_s = next(float(line.split()[2]) for line in out.splitlines()
-                          if line.startswith("wall time:"))
-            indexed = next(int(line.split()[1]) for line in out.splitlines()
-                           if line.startswith("indexed:"))
-            rate = indexed / wall_s
+            lever = shihua_index(photos, variant, args.device, "lever", extra, batch_args)
+            rate = lever["images_per_s"]
             cref = c32 if variant == "fp32" else c8
             rows.append([label, fmt(rate, 2), fmt(rate / a, 2),
-                         fmt(rate / cref["images_per_s"], 2), ""])
-            cmds.append(cmd)
+                         fmt(rate / cref["images_per_s"], 2), lever["spent"]])
+            cmds.append(lever["cmd"].split(" "))
         lever_cmd = [PY, "bench/index/ort_ceiling.py", "--photos", photos, "--model-dir",
-                     model_dir, "--variants", "fp32", "--batch", "1,4,16", "--threads", "1,0",
+                     model_dir, "--variants", "fp32,int8", "--batch", "1,2,16", "--threads", "1,0",
                      "--limit", "48", "--device", args.device]
         out, _ = run(lever_cmd)
         cmds.append(lever_cmd)
         for r in json_lines(out):
             if r["what"] == "ort_ceiling":
-                rows.append([f"lever: raw ORT fp32, batch {r['batch']}, "
+                rows.append([f"lever: raw ORT {r['variant']}, batch {r['batch']}, "
                              f"{r['threads'] or 'all'} thread(s), 48 photos",
                              fmt(r["images_per_s"], 2), fmt(r["images_per_s"] / a, 2), "–", ""])
     rep.emit(rep.table(["run", "images/s", "÷ a", "÷ b (same variant)", "notes"], rows))
+    for p in profiles:
+        rep.emit(f"Where the image graph's time goes, {p['variant']} (ONNX Runtime profiler, "
+                 f"batch {p['batch']}, {p['runs']} batches; wall {p['ms_per_image_wall']:.1f} "
+                 "ms per image):\n")
+        top = p["ops"][:6]
+        rest = p["ops"][6:]
+        rows_p = [[op, f"{100 * share:.1f} %", f"{ms:.1f}"] for op, share, ms in top]
+        if rest:
+            rows_p.append([f"{len(rest)} other operator types",
+                           f"{100 * sum(r[1] for r in rest):.1f} %",
+                           f"{sum(r[2] for r in rest):.1f}"])
+        rep.emit(rep.table(["operator", "share of kernel time", "ms per image"], rows_p))
     if cos:
         rep.emit(f"int8 vs fp32 embeddings of the same {cos['images']} photos (batch "
                  f"{cos['batch']}): min cosine {cos['min']:.5f}, mean {cos['mean']:.5f}\n")

@@ -9,6 +9,8 @@ the fp32 ones on the same photos (same batches).
         --variants fp32,int8 --batch 16 [--threads 0] [--device cuda]
 
 Prints one JSON line per (variant, batch, threads) and one with the int8-vs-fp32 cosines.
+With --profile N, also where the graph's time goes: ONNX Runtime's own profiler over N more
+batches per variant (first batch size, all threads), kernel time summed per operator type.
 """
 import argparse
 import glob
@@ -26,6 +28,8 @@ def main():
     ap.add_argument("--threads", default="0", help="comma-separated intra-op thread counts (0: all cores)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (CUDAExecutionProvider)")
+    ap.add_argument("--profile", type=int, default=0,
+                    help="profile N batches per variant (kernel time per operator type)")
     args = ap.parse_args()
 
     import numpy as np
@@ -70,6 +74,9 @@ def main():
                                   "providers": sess.get_providers(),
                                   "preprocess_s_untimed": prep_s}), flush=True)
             del sess
+        if args.profile:
+            profile(os.path.join(args.model_dir, f), variant, x, int(args.batch.split(",")[0]),
+                    args.profile, providers)
     for (variant, batch, threads), v in outs.items():
         if variant == "fp32":
             continue
@@ -80,6 +87,40 @@ def main():
         print(json.dumps({"what": "variant_cosine", "variant": variant, "vs": "fp32",
                           "batch": batch, "images": len(cos), "min": float(cos.min()),
                           "mean": float(cos.mean())}), flush=True)
+
+
+def profile(path, variant, x, batch, runs, providers):
+    import collections
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=providers)
+    name = sess.get_inputs()[0].name
+    sess.run(None, {name: x[:batch]})  # warm-up, not profiled
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join("/tmp", f"ort-profile-{variant}")
+    sess = ort.InferenceSession(path, so, providers=providers)
+    sess.run(None, {name: x[:batch]})
+    start = time.time()
+    for _ in range(runs):
+        sess.run(None, {name: x[:batch]})
+    wall = time.time() - start
+    trace = sess.end_profiling()
+    with open(trace) as f:
+        events = json.load(f)
+    os.remove(trace)
+    per_op = collections.Counter()
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            per_op[e["args"]["op_name"]] += e["dur"]  # microseconds
+    # Kernel times cover all runs + 1 profiled runs (the first one is this session's warm-up).
+    total = sum(per_op.values())
+    images = batch * (runs + 1)
+    print(json.dumps({"what": "ort_profile", "variant": variant, "batch": batch,
+                      "runs": runs, "ms_per_image_wall": 1000 * wall / (batch * runs),
+                      "ops": [[op, us / total, us / 1000 / images]
+                              for op, us in per_op.most_common()]}), flush=True)
 
 
 if __name__ == "__main__":

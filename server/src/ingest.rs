@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -98,6 +99,24 @@ pub struct IndexSummary {
     pub failed: Vec<Skipped>,
     pub rows_in_collection: u64,
     pub wall: Duration,
+    /// Where the time went.
+    pub time: TimeSpent,
+}
+
+/// Where an indexing run's time went: the model's time is what a faster device shortens;
+/// `model_waited` > 0 means decoding could not keep up with the model (the pipeline is
+/// decode-bound, as on a GPU).
+#[derive(Debug, Default, Clone)]
+pub struct TimeSpent {
+    /// Reading, hashing, decoding and resizing, summed over the threads that did it (it runs
+    /// beside the model, so it overlaps the other figures).
+    pub prepare_cpu: Duration,
+    /// Inside the image tower.
+    pub model: Duration,
+    /// The model thread waiting for the next prepared batch.
+    pub model_waited: Duration,
+    /// Milvus: inserts, deletes of replaced rows, flush, index build and load.
+    pub store: Duration,
 }
 
 impl IndexSummary {
@@ -132,6 +151,18 @@ impl std::fmt::Display for IndexSummary {
             writeln!(f, "  - {}: {why}", p.display())?;
         }
         writeln!(f, "rows in collection: {}", self.rows_in_collection)?;
+        if self.indexed > 0 {
+            let t = &self.time;
+            writeln!(
+                f,
+                "time spent: model {:.1} s, waiting for photos {:.1} s, Milvus {:.1} s; \
+                 reading + decoding + resizing {:.1} s of CPU (beside the model)",
+                t.model.as_secs_f64(),
+                t.model_waited.as_secs_f64(),
+                t.store.as_secs_f64(),
+                t.prepare_cpu.as_secs_f64()
+            )?;
+        }
         write!(
             f,
             "wall time: {:.1} s, {:.1} images/s",
@@ -396,6 +427,7 @@ pub async fn index_folder(
         replaces,
         bar: &bar,
         batch_start: Instant::now(),
+        spent: Duration::ZERO,
     };
     while let Some(item) = rx.recv().await {
         match item {
@@ -408,11 +440,14 @@ pub async fn index_folder(
         }
     }
     inserter.flush(&mut summary).await?;
-    worker.await.context("encoder thread")??;
+    summary.time = worker.await.context("encoder thread")?;
+    summary.time.store = inserter.spent;
     bar.finish_and_clear();
 
+    let start_store = Instant::now();
     store.flush().await?;
     store.build_index_and_load().await?;
+    summary.time.store += start_store.elapsed();
     summary.rows_in_collection = store.count().await?;
     summary.wall = start.elapsed();
     Ok(summary)
@@ -429,6 +464,8 @@ struct Inserter<'a> {
     replaces: HashMap<String, Vec<i64>>,
     bar: &'a ProgressBar,
     batch_start: Instant,
+    /// Time spent in Milvus calls.
+    spent: Duration,
 }
 
 impl Inserter<'_> {
@@ -451,6 +488,7 @@ impl Inserter<'_> {
             .filter_map(|r| self.replaces.remove(&r.filepath))
             .flatten()
             .collect();
+        let start = Instant::now();
         self.store
             .insert(rows)
             .await
@@ -462,6 +500,7 @@ impl Inserter<'_> {
                 .await
                 .context("deleting replaced rows")?;
         }
+        self.spent += start.elapsed();
         summary.indexed += n;
         self.bar.inc(n as u64);
         self.bar.set_message(format!(
@@ -574,18 +613,24 @@ fn encode_all(
     max_path: usize,
     hook: Option<ReadHook>,
     tx: tokio::sync::mpsc::Sender<Item>,
-) -> anyhow::Result<()> {
+) -> TimeSpent {
     let spec = encoder.preprocess_spec().clone();
     let model = encoder.spec().id.clone();
     let (ptx, prx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
+    let prepare_ns = AtomicU64::new(0);
+    let mut time = TimeSpent::default();
     std::thread::scope(|s| {
+        let prepare_ns = &prepare_ns;
         s.spawn(move || {
             for chunk in files.chunks(encode_batch) {
                 let prepared: Vec<_> = chunk
                     .par_iter()
                     .map(|p| {
-                        prepare(p, &spec, &model, max_path, hook.as_ref())
-                            .map_err(|e| (p.clone(), e))
+                        let start = Instant::now();
+                        let prepared = prepare(p, &spec, &model, max_path, hook.as_ref())
+                            .map_err(|e| (p.clone(), e));
+                        prepare_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        prepared
                     })
                     .collect();
                 if ptx.send(prepared).is_err() {
@@ -593,14 +638,17 @@ fn encode_all(
                 }
             }
         });
-        for batch in prx {
+        loop {
+            let waiting = Instant::now();
+            let Ok(batch) = prx.recv() else { break };
+            time.model_waited += waiting.elapsed();
             let mut ok = Vec::new();
             for item in batch {
                 match item {
                     Ok(p) => ok.push(p),
                     Err((p, why)) => {
                         if tx.blocking_send(Item::Failed(p, why)).is_err() {
-                            return Ok(());
+                            return;
                         }
                     }
                 }
@@ -613,7 +661,10 @@ fn encode_all(
             for p in &mut ok {
                 pixels.append(&mut p.tensor);
             }
-            match encoder.embed_pixels(pixels, n) {
+            let start = Instant::now();
+            let encoded = encoder.embed_pixels(pixels, n);
+            time.model += start.elapsed();
+            match encoded {
                 Ok(vectors) => {
                     for (p, vector) in ok.into_iter().zip(vectors) {
                         let row = NewRow {
@@ -622,7 +673,7 @@ fn encode_all(
                             extra: p.extra,
                         };
                         if tx.blocking_send(Item::Row(row)).is_err() {
-                            return Ok(());
+                            return;
                         }
                     }
                 }
@@ -632,12 +683,13 @@ fn encode_all(
                             .blocking_send(Item::Failed(p.path, format!("model: {e}")))
                             .is_err()
                         {
-                            return Ok(());
+                            return;
                         }
                     }
                 }
             }
         }
-        Ok(())
-    })
+    });
+    time.prepare_cpu = Duration::from_nanos(prepare_ns.load(Ordering::Relaxed));
+    time
 }
