@@ -37,13 +37,31 @@ use crate::store::{IndexedFile, MilvusStore, NewRow};
 /// Extensions indexed by default (case-insensitive).
 pub const DEFAULT_EXTS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
 
+/// Images per model call on the CPU. On the 2-core benchmark machine 1, 2 and 16 index at
+/// the same speed within run-to-run noise (`shihua index` int8, 200 photos, three interleaved
+/// runs each: 43.1/44.9/42.4 s at 16, 43.7/45.3/42.6 s at 2, 48.4/45.3/43.5 s at 1); raw ORT
+/// is a few per cent faster at 1–2 (bench/results/2026-11-27-60fd764.md). 16 keeps the
+/// decoders busy in parallel between model calls.
+pub const CPU_ENCODE_BATCH: usize = 16;
+/// Images per model call on a GPU, which needs batches to be busy.
+pub const GPU_ENCODE_BATCH: usize = 32;
+
+/// The encode batch for where the model runs.
+pub fn default_encode_batch(on_gpu: bool) -> usize {
+    if on_gpu {
+        GPU_ENCODE_BATCH
+    } else {
+        CPU_ENCODE_BATCH
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct IndexOptions {
     pub root: PathBuf,
     pub exts: Vec<String>,
     /// Rows per Milvus insert.
     pub batch_size: usize,
-    /// Images per model call.
+    /// Images per model call ([`default_encode_batch`]).
     pub encode_batch: usize,
     pub recreate: bool,
     pub include_hidden: bool,
@@ -73,7 +91,7 @@ impl IndexOptions {
             root: root.into(),
             exts: DEFAULT_EXTS.iter().map(|s| s.to_string()).collect(),
             batch_size: 300,
-            encode_batch: 16,
+            encode_batch: CPU_ENCODE_BATCH,
             recreate: false,
             include_hidden: false,
             prune: false,

@@ -35,9 +35,9 @@ enum Command {
         /// Rows per Milvus insert (the reference uses 300).
         #[arg(long, default_value_t = 300)]
         batch_size: usize,
-        /// Images per model call.
-        #[arg(long, default_value_t = 16)]
-        encode_batch: usize,
+        /// Images per model call (default: 16 on the CPU, 32 on a GPU).
+        #[arg(long)]
+        encode_batch: Option<usize>,
         /// File extensions to index (comma-separated, case-insensitive).
         #[arg(long, value_delimiter = ',', default_value = "jpg,jpeg,png,webp")]
         ext: Vec<String>,
@@ -169,7 +169,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opened = startup::open_store(&cfg, encoder.spec()).await?;
             let mut opts = IndexOptions::new(dir);
             opts.batch_size = batch_size.max(1);
-            opts.encode_batch = encode_batch.max(1);
+            opts.encode_batch = encode_batch
+                .unwrap_or_else(|| ingest::default_encode_batch(encoder.on_gpu()))
+                .max(1);
             opts.exts = ext;
             opts.recreate = recreate;
             opts.include_hidden = hidden;

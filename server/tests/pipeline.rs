@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::search::SearchService;
 use axum::body::Body;
@@ -89,6 +90,18 @@ async fn index_search_and_serve_media() {
         );
     }
     assert_eq!(summary.rows_in_collection, 6);
+    // The summary says where the time went: every part of the pipeline did some work, and
+    // the model's share is part of the run's wall time.
+    let t = &summary.time;
+    assert!(
+        t.model > Duration::ZERO && t.prepare_cpu > Duration::ZERO && t.store > Duration::ZERO,
+        "{t:?}"
+    );
+    assert!(t.model + t.model_waited <= summary.wall, "{t:?}");
+    assert!(
+        summary.to_string().contains("time spent: model "),
+        "{summary}"
+    );
 
     let shihua = Arc::new(Shihua::new(encoder.clone(), store.clone(), 20 << 20));
     let status = shihua.status().await.unwrap();

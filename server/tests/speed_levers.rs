@@ -23,6 +23,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn the_int8_variant_loads_and_agrees_with_fp32() {
     let fp32 = load(Variant::Fp32);
     let int8 = load(Variant::Int8);
+    // On the CPU `shihua index` encodes one photo per model call (fastest there).
+    assert!(!fp32.on_gpu());
+    assert_eq!(
+        server::ingest::default_encode_batch(fp32.on_gpu()),
+        server::ingest::CPU_ENCODE_BATCH
+    );
     let texts = ["夕阳西下", "枯藤老树昏鸦，小桥流水人家"];
     let a = fp32.embed_texts(&texts).unwrap().vectors;
     let b = int8.embed_texts(&texts).unwrap().vectors;

@@ -5,6 +5,7 @@
 
 use std::sync::Mutex;
 
+use ort::ep::ExecutionProvider;
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::Tensor;
 
@@ -57,6 +58,7 @@ pub struct ClipEncoder {
     text: Mutex<Session>,
     tokenizer: TextTokenizer,
     text_cache: TextCache,
+    gpu: bool,
 }
 
 fn ort_err(e: impl std::fmt::Display) -> ClipError {
@@ -106,6 +108,11 @@ impl ClipEncoder {
         let image = open_session(&files.image, opts)?;
         let text = open_session(&files.text, opts)?;
         let tokenizer = TextTokenizer::load(&files.tokenizer, manifest.tokenizer.context_length)?;
+        let gpu = match opts.device {
+            Device::Cpu => false,
+            Device::Cuda => true, // registered with error_on_failure: it is CUDA or an error
+            Device::Auto => ort::ep::CUDA::is_available().unwrap_or(false),
+        };
         let enc = Self {
             spec: spec.clone(),
             preprocess: PreprocessSpec {
@@ -118,6 +125,7 @@ impl ClipEncoder {
             text: Mutex::new(text),
             tokenizer,
             text_cache: TextCache::new(0),
+            gpu,
         };
         if opts.warm_up {
             enc.warm_up()?;
@@ -135,6 +143,13 @@ impl ClipEncoder {
     pub fn with_jpeg_draft(mut self, on: bool) -> Self {
         self.preprocess.jpeg_draft = on;
         self
+    }
+
+    /// Whether the model runs on the GPU (CUDA execution provider). With `--device auto` this
+    /// is whether the loaded ONNX Runtime has CUDA; if the session still fell back to the CPU,
+    /// only the batch size chosen from this is off, never the results.
+    pub fn on_gpu(&self) -> bool {
+        self.gpu
     }
 
     pub fn text_cache(&self) -> &TextCache {
