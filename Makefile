@@ -30,7 +30,7 @@ bench: bench-setup
 	.venv-bench/bin/python bench/run.py index query load $(BENCH_ARGS)
 
 bench-setup:
-	bench/setup.sh
+	bench/setup.sh $(if $(findstring cuda,$(BENCH_ARGS)),--cuda,)
 
 bench-index: bench-setup
 	.venv-bench/bin/python bench/run.py index $(BENCH_ARGS)

@@ -40,6 +40,9 @@ MODEL = "ViT-B-16-random"
 SHIHUA = os.path.join(ROOT, "target", "release", "shihua")
 PY = sys.executable
 COLLECTION = "bench_index"
+ORT_GPU = os.path.join(ROOT, ".venv-bench", "ort-gpu")
+# Extra environment of every command (set by cuda_env() for --device cuda).
+DEVICE_ENV = {}
 
 
 def log(msg):
@@ -49,6 +52,7 @@ def log(msg):
 def run(cmd, env=None, check=True):
     """Run a command, echo it, return (stdout, seconds)."""
     log("$ " + shlex.join(cmd))
+    env = {**(env or os.environ), **DEVICE_ENV}
     t = time.time()
     p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True)
@@ -176,7 +180,7 @@ def query_jpeg():
 # ----------------------------------------------------------------------------- index
 
 def shihua_env():
-    env = dict(os.environ)
+    env = {**os.environ, **DEVICE_ENV}
     env.setdefault("RUST_LOG", "warn")
     return env
 
@@ -482,6 +486,39 @@ def bench_load(rep, args, src_db):
              f"{shlex.join(cmd)}\n```\n")
 
 
+def cuda_env():
+    """The environment that puts ONNX Runtime on the GPU, for shihua and the Python scripts:
+    onnxruntime-gpu from .venv-bench/ort-gpu (bench/setup.sh --cuda), the CUDA 13 / cuDNN 9
+    libraries of the nvidia-* wheels in .venv-bench on LD_LIBRARY_PATH. Stops with a clear
+    message if either is missing or no GPU can be used."""
+    capi = os.path.join(ORT_GPU, "onnxruntime", "capi")
+    libs = sorted(glob.glob(os.path.join(capi, "libonnxruntime.so.*")))
+    if not libs:
+        raise SystemExit("--device cuda needs onnxruntime-gpu: run `bench/setup.sh --cuda` "
+                         "(make bench BENCH_ARGS=\"--device cuda\" does)")
+    nvidia = sorted(glob.glob(os.path.join(ROOT, ".venv-bench", "lib", "python3*",
+                                           "site-packages", "nvidia", "*", "lib")))
+    if not nvidia:
+        raise SystemExit("no nvidia-* CUDA libraries in .venv-bench: run bench/setup.sh")
+    ld = [capi, *nvidia] + [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    env = {"ORT_DYLIB_PATH": libs[-1], "LD_LIBRARY_PATH": ":".join(ld),
+           "PYTHONPATH": ORT_GPU}
+    probe = subprocess.run(
+        [PY, "-c", "import onnxruntime as o; print(o.__file__); print(o.get_available_providers())"],
+        env={**os.environ, **env}, capture_output=True, text=True)
+    if probe.returncode != 0 or "CUDAExecutionProvider" not in probe.stdout:
+        raise SystemExit("onnxruntime-gpu did not load with CUDA: "
+                         + (probe.stdout + probe.stderr)[-2000:])
+    smi = shutil.which("nvidia-smi")
+    gpus = subprocess.run([smi, "-L"], capture_output=True, text=True) if smi else None
+    if gpus is None or gpus.returncode != 0 or "GPU" not in gpus.stdout:
+        raise SystemExit("--device cuda: no NVIDIA GPU is visible (nvidia-smi -L: "
+                         + ((gpus.stdout + gpus.stderr).strip() if gpus else "not installed")
+                         + ")")
+    log(gpus.stdout.strip())
+    return env
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -499,6 +536,8 @@ def main():
     ap.add_argument("--load-seconds", type=int, default=60)
     args = ap.parse_args()
     os.makedirs(TMP, exist_ok=True)
+    if args.device == "cuda":
+        DEVICE_ENV.update(cuda_env())
     if not os.path.exists(SHIHUA):
         raise SystemExit(f"{SHIHUA} is missing: run `make bench` (it builds it)")
     if not os.path.exists(os.path.join(ROOT, "models", MODEL, "image.int8.onnx")):

@@ -8,6 +8,8 @@
 #   - models/ViT-B-16-random (fp32 + int8, ~940 MB): exported with models/export/export.py
 #     --random if missing (2-3 minutes)
 #   - target/release/shihua
+#   - with --cuda: onnxruntime-gpu (bench/requirements-cuda.txt) into .venv-bench/ort-gpu, for
+#     `bench/run.py --device cuda` (needs an NVIDIA GPU and driver to run, not to install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1;34m[bench-setup]\033[0m %s\n' "$*"; }
@@ -26,6 +28,18 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   say "installing bench/requirements.txt into .venv-bench (torch is large: a few minutes)"
   .venv-bench/bin/python -m pip install -q --disable-pip-version-check --no-deps -r bench/requirements.txt
   echo "$WANT" > "$STAMP"
+fi
+
+if [ "${1:-}" = "--cuda" ]; then
+  GPU_STAMP=.venv-bench/ort-gpu/.requirements.sha256
+  WANT_GPU=$(sha256sum bench/requirements-cuda.txt | cut -d' ' -f1)
+  if [ "$(cat "$GPU_STAMP" 2>/dev/null)" != "$WANT_GPU" ]; then
+    say "installing onnxruntime-gpu into .venv-bench/ort-gpu (a 256 MB wheel)"
+    rm -rf .venv-bench/ort-gpu
+    .venv-bench/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      --target .venv-bench/ort-gpu -r bench/requirements-cuda.txt
+    echo "$WANT_GPU" > "$GPU_STAMP"
+  fi
 fi
 
 if ! command -v wrk >/dev/null; then

@@ -58,6 +58,9 @@ def main():
             if threads > 0:
                 so.intra_op_num_threads = threads
             sess = ort.InferenceSession(os.path.join(args.model_dir, f), so, providers=providers)
+            if sess.get_providers()[0] != providers[0]:
+                raise SystemExit(f"asked for {providers[0]}, ONNX Runtime runs on "
+                                 f"{sess.get_providers()} ({ort.__file__})")
             name = sess.get_inputs()[0].name
             for batch in [int(b) for b in args.batch.split(",")]:
                 sess.run(None, {name: x[:batch]})  # warm-up, not timed
