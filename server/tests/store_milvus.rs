@@ -554,3 +554,53 @@ fn child_dies_when_parent_is_killed() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The `HOME` a running process was started with, from `/proc/<pid>/environ`.
+fn home_of(pid: u32) -> Option<PathBuf> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"HOME="))
+        .map(|v| PathBuf::from(String::from_utf8_lossy(v).into_owned()))
+}
+
+/// Milvus Lite deletes and recreates `$HOME/.cache/milvus` when it creates a collection; two
+/// servers sharing a `HOME` and creating collections at the same moment failed about one time
+/// in ten with "Mmap manager has not been init" (a CI failure). Each server now has its own
+/// `HOME` next to its database, so simultaneous creations always succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lite_servers_create_collections_at_the_same_moment() {
+    if skip_on_external(
+        "two_lite_servers_create_collections_at_the_same_moment",
+        "it is about the embedded Milvus Lite child's HOME",
+    ) {
+        return;
+    }
+    for round in 0..20 {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let mut lites = Vec::new();
+        for d in &dirs {
+            let lite = EmbeddedMilvus::start(&d.path().join("milvus.db"), &lib_dir())
+                .await
+                .unwrap();
+            let want = d.path().canonicalize().unwrap().join(".milvus.db.home");
+            assert_eq!(home_of(lite.pid()), Some(want), "round {round}");
+            lites.push(lite);
+        }
+        let a = MilvusStore::connect(config(lites[0].uri(), "fixture"))
+            .await
+            .unwrap();
+        let b = MilvusStore::connect(config(lites[1].uri(), "fixture"))
+            .await
+            .unwrap();
+        let (ra, rb) = tokio::join!(a.ensure_collection(false), b.ensure_collection(false));
+        ra.unwrap_or_else(|e| panic!("round {round}, first server: {e}"));
+        rb.unwrap_or_else(|e| panic!("round {round}, second server: {e}"));
+        for (d, lite) in dirs.iter().zip(lites) {
+            assert!(
+                d.path().join(".milvus.db.home/.cache/milvus").is_dir(),
+                "round {round}: Milvus Lite's scratch folder is not in its own HOME"
+            );
+            lite.stop().await.unwrap();
+        }
+    }
+}

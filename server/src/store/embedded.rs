@@ -3,7 +3,16 @@
 //! `./data/milvus.db`. Owns finding the Milvus Lite binary (`find_lite_lib_dir`), the db file
 //! lock (the same `.<db>.lock` + `lockf` convention as pymilvus' launcher, so two servers never
 //! open one file), the child's life cycle (parent-death signal, readiness wait, SIGTERM then
-//! SIGKILL) and its log file `<db dir>/milvus-lite.log`.
+//! SIGKILL), its log file `<db dir>/milvus-lite.log`, and its private `HOME`
+//! `<db dir>/.<db>.home`.
+//!
+//! Why a private `HOME`: Milvus Lite 2.5.1 keeps segcore's scratch and mmap folder at
+//! `$HOME/.cache/milvus` and, when it creates or loads a collection, *deletes and recreates*
+//! that folder. Two Milvus Lite processes sharing one `HOME` (two shihua instances, or tests in
+//! parallel) race there, and the loser fails every later call with "Mmap manager has not been
+//! init" (reproduced: 3 of 30 simultaneous create_collection pairs with a shared `HOME`, 0 of 30
+//! with one each). Without `HOME` at all (a bare service environment) it would crash on start.
+//! The folder is per database, so the db lock also guards it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -80,7 +89,7 @@ impl EmbeddedMilvus {
         let mut last_err = None;
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port()?;
-            let mut child = spawn(&binary, &lib_dir, &db_path, &dir, &log_path, port)?;
+            let mut child = spawn(&binary, &lib_dir, &db_path, &log_path, port)?;
             let pid = child.id();
             tracing::info!(pid, port, db = %db_path.display(), "started Milvus Lite");
             match wait_ready(&mut child, port, &log_path).await {
@@ -137,16 +146,10 @@ impl EmbeddedMilvus {
         if let Some(mut old) = self.child.take() {
             let _ = old.wait();
         }
-        let dir = self
-            .db_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
         let mut child = spawn(
             &self.binary,
             &self.lib_dir,
             &self.db_path,
-            &dir,
             &self.log_path,
             self.port,
         )?;
@@ -350,14 +353,32 @@ fn free_port() -> Result<u16, StoreError> {
     Ok(port)
 }
 
+/// The private `HOME` of the Milvus Lite serving `db_path` (see the module docs):
+/// `<db dir>/.<db name>.home`.
+fn lite_home(db_path: &Path) -> PathBuf {
+    let name = db_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    db_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".{name}.home"))
+}
+
+/// Starts the Milvus Lite child for the absolute `db_path`, in the database's folder, with its
+/// own `HOME`.
 fn spawn(
     binary: &Path,
     lib_dir: &Path,
     db_path: &Path,
-    dir: &Path,
     log_path: &Path,
     port: u16,
 ) -> Result<Child, StoreError> {
+    let dir = db_path.parent().unwrap_or(Path::new("."));
+    let home = lite_home(db_path);
+    std::fs::create_dir_all(&home)
+        .map_err(|e| StoreError::io(format!("creating {}", home.display()), e))?;
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -384,6 +405,7 @@ fn spawn(
         .arg(format!("127.0.0.1:{port}"))
         .arg(log_level)
         .current_dir(dir)
+        .env("HOME", &home)
         .env("LD_LIBRARY_PATH", ld_path)
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
