@@ -10,7 +10,8 @@
 //! changing (still being written) is reported and left for the next run, and one deleted
 //! meanwhile is reported and skipped.
 //!
-//! Re-running is cheap and safe: a photo whose size and mtime match its row is skipped, a
+//! Re-running is cheap and safe: a photo whose size and mtime (to the nanosecond, where the
+//! row has `mtime_ns`; rows from older versions have whole seconds) match its row is skipped, a
 //! changed photo gets a new row and its old row is deleted after the insert, rows left twice
 //! for one path by an interrupted run are reduced to the newest, and `--prune` deletes rows
 //! whose file is gone. Killing the process at any point and re-running converges on exactly
@@ -367,10 +368,11 @@ fn prepare(
     let (bytes, meta) = read_stable(path, hook)?;
     let (tensor, decoded) = preprocess::preprocess_bytes(&bytes, spec, DEFAULT_MAX_PIXELS)
         .map_err(|e| e.to_string())?;
-    let mtime = mtime_secs(&meta);
+    let mtime = Mtime::of(&meta);
     let mut extra = Map::new();
     extra.insert("sha256".into(), json!(hex::encode(Sha256::digest(&bytes))));
-    extra.insert("mtime".into(), json!(mtime));
+    extra.insert("mtime".into(), json!(mtime.secs));
+    extra.insert("mtime_ns".into(), json!(mtime.nanos));
     extra.insert("size".into(), json!(bytes.len()));
     extra.insert("width".into(), json!(decoded.width));
     extra.insert("height".into(), json!(decoded.height));
@@ -537,11 +539,34 @@ struct Plan {
     replaces: HashMap<String, Vec<i64>>,
 }
 
-fn mtime_secs(meta: &std::fs::Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+/// A file's modification time since the epoch, as stored in a row: `mtime` (seconds, for
+/// people and older rows) and `mtime_ns` (nanoseconds, what change detection compares).
+struct Mtime {
+    secs: u64,
+    nanos: u64,
+}
+
+impl Mtime {
+    fn of(meta: &std::fs::Metadata) -> Mtime {
+        let d = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        Mtime {
+            secs: d.as_secs(),
+            nanos: u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// True when `row` was made from a file with this mtime: to the nanosecond when the row
+    /// has `mtime_ns`, else (a row from an older version) to the second.
+    fn matches(&self, row: &IndexedFile) -> bool {
+        match row.mtime_ns {
+            Some(ns) => ns == self.nanos,
+            None => row.mtime == Some(self.secs),
+        }
+    }
 }
 
 async fn plan(
@@ -585,7 +610,7 @@ async fn plan(
         let meta = std::fs::metadata(&path).ok();
         let same_stat = meta
             .as_ref()
-            .is_some_and(|m| row.size == Some(m.len()) && row.mtime == Some(mtime_secs(m)));
+            .is_some_and(|m| row.size == Some(m.len()) && Mtime::of(m).matches(row));
         if same_stat {
             summary.unchanged += 1;
             continue;
@@ -710,4 +735,35 @@ fn encode_all(
     });
     time.prepare_cpu = Duration::from_nanos(prepare_ns.load(Ordering::Relaxed));
     time
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(mtime: Option<u64>, mtime_ns: Option<u64>) -> IndexedFile {
+        IndexedFile {
+            id: 1,
+            filepath: "/p/a.jpg".into(),
+            size: Some(10),
+            mtime,
+            mtime_ns,
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn mtimes_compare_to_the_nanosecond_and_old_rows_to_the_second() {
+        let t = Mtime {
+            secs: 1_700_000_000,
+            nanos: 1_700_000_000_250_000_000,
+        };
+        assert!(t.matches(&row(Some(1_700_000_000), Some(1_700_000_000_250_000_000))));
+        // Same second, another nanosecond: changed.
+        assert!(!t.matches(&row(Some(1_700_000_000), Some(1_700_000_000_250_000_001))));
+        // A row written before mtime_ns existed: seconds decide.
+        assert!(t.matches(&row(Some(1_700_000_000), None)));
+        assert!(!t.matches(&row(Some(1_699_999_999), None)));
+        assert!(!t.matches(&row(None, None)));
+    }
 }

@@ -89,6 +89,30 @@ async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
     assert_eq!(line_value(&second, "indexed:"), 0, "{second}");
     assert_eq!(line_value(&second, "unchanged (skipped):"), 6, "{second}");
 
+    // Edit a photo in place within the same second, keeping its size (one byte of the JFIF
+    // header's pixel density): whole-second mtimes would call it unchanged; nanoseconds do not.
+    let before = std::fs::metadata(&photos[2]).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&photos[2]).unwrap();
+    assert_eq!(
+        &bytes[6..11],
+        b"JFIF\0",
+        "demo photos start with a JFIF header"
+    );
+    bytes[14] ^= 1;
+    std::fs::write(&photos[2], &bytes).unwrap();
+    let since = before.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let same_second = std::time::UNIX_EPOCH
+        + std::time::Duration::new(since.as_secs(), (since.subsec_nanos() + 1) % 1_000_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&photos[2])
+        .unwrap()
+        .set_modified(same_second)
+        .unwrap();
+    let edited = run_index(m, &dir, &[]);
+    assert_eq!(line_value(&edited, "indexed:"), 1, "{edited}");
+    assert!(edited.contains("(1 replaced"), "{edited}");
+
     // Change one photo's content (and so its size): it is re-encoded, its old row replaced.
     let spare = repo()
         .join("demo/photos")

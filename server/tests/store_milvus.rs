@@ -432,6 +432,10 @@ async fn list_indexed_reads_past_query_caps_and_delete_ids() {
             let mut extra = Map::new();
             extra.insert("size".into(), json!(1000 + i));
             extra.insert("mtime".into(), json!(1_700_000_000u64 + i as u64));
+            extra.insert(
+                "mtime_ns".into(),
+                json!(1_700_000_000_123_456_789u64 + i as u64),
+            );
             extra.insert("sha256".into(), json!(format!("{i:064x}")));
             let mut vector = vec![0.0f32; 8];
             vector[i % 8] = 1.0;
@@ -460,6 +464,7 @@ async fn list_indexed_reads_past_query_caps_and_delete_ids() {
             filepath: format!("/photos/{pos}.jpg"),
             size: Some(1000 + pos as u64),
             mtime: Some(1_700_000_000 + pos as u64),
+            mtime_ns: Some(1_700_000_000_123_456_789 + pos as u64),
             sha256: Some(format!("{pos:064x}")),
         }
     );

@@ -183,6 +183,9 @@ pub struct IndexedFile {
     pub size: Option<u64>,
     /// Dynamic field `mtime` (seconds since the epoch), if stored.
     pub mtime: Option<u64>,
+    /// Dynamic field `mtime_ns` (nanoseconds since the epoch), if stored (rows written since
+    /// shihua compares mtimes to the nanosecond).
+    pub mtime_ns: Option<u64>,
     /// Dynamic field `sha256` (hex), if stored.
     pub sha256: Option<String>,
 }
@@ -1084,6 +1087,7 @@ impl MilvusStore {
                     filepath: path.clone(),
                     size: field("size").and_then(Value::as_u64),
                     mtime: field("mtime").and_then(Value::as_u64),
+                    mtime_ns: field("mtime_ns").and_then(Value::as_u64),
                     sha256: field("sha256").and_then(Value::as_str).map(str::to_owned),
                 });
             }
