@@ -10,6 +10,9 @@
 //! changing (still being written) is reported and left for the next run, and one deleted
 //! meanwhile is reported and skipped.
 //!
+//! Every row records the photo's `sha256`, `mtime`/`mtime_ns`, `size`, `width`, `height`, and
+//! the `model` and `variant` (fp32, int8, …) that made its vector.
+//!
 //! Re-running is cheap and safe: a photo whose size and mtime (to the nanosecond, where the
 //! row has `mtime_ns`; rows from older versions have whole seconds) match its row is skipped, a
 //! changed photo gets a new row and its old row is deleted after the insert, rows left twice
@@ -351,10 +354,16 @@ struct Prepared {
     extra: Map<String, Value>,
 }
 
+/// Which model made a row: its dynamic fields `model` and `variant`.
+struct RowModel {
+    id: String,
+    variant: String,
+}
+
 fn prepare(
     path: &Path,
     spec: &PreprocessSpec,
-    model: &str,
+    model: &RowModel,
     max_path: usize,
     hook: Option<&ReadHook>,
 ) -> Result<Prepared, String> {
@@ -376,7 +385,8 @@ fn prepare(
     extra.insert("size".into(), json!(bytes.len()));
     extra.insert("width".into(), json!(decoded.width));
     extra.insert("height".into(), json!(decoded.height));
-    extra.insert("model".into(), json!(model));
+    extra.insert("model".into(), json!(model.id));
+    extra.insert("variant".into(), json!(model.variant));
     Ok(Prepared {
         path: path.to_path_buf(),
         tensor,
@@ -658,7 +668,10 @@ fn encode_all(
     tx: tokio::sync::mpsc::Sender<Item>,
 ) -> TimeSpent {
     let spec = encoder.preprocess_spec().clone();
-    let model = encoder.spec().id.clone();
+    let model = RowModel {
+        id: encoder.spec().id.clone(),
+        variant: encoder.variant().to_owned(),
+    };
     let (ptx, prx) = std::sync::mpsc::sync_channel::<PreparedBatch>(2);
     let prepare_ns = AtomicU64::new(0);
     let mut time = TimeSpent::default();

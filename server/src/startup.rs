@@ -40,7 +40,11 @@ pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncod
             )
         })?
         .with_text_cache(cfg.text_cache)
-        .with_jpeg_draft(cfg.jpeg_draft);
+        .with_jpeg_draft(cfg.jpeg_draft)
+        .with_variant(clip::fetch::installed_variant(
+            &cfg.model_dir.join(&spec.id),
+            cfg.variant,
+        ));
     Ok(Arc::new(enc))
 }
 

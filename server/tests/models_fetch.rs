@@ -394,8 +394,10 @@ fn the_int8_download_installs_beside_the_float_graphs() {
     assert!(fetch(dir.path(), "fp32").unwrap().already_installed);
     assert!(fetch(dir.path(), "int8").unwrap().already_installed);
     assert_eq!(server.log().len(), before, "nothing downloaded again");
-    // `--variant int8` loads what was fetched.
+    // `--variant int8` loads what was fetched, and rows say which graphs made them.
     assert_variant_embeds_like_the_fixture(dir.path(), Variant::Int8);
+    assert_eq!(fetch::installed_variant(&tiny, Variant::Int8), "int8");
+    assert_eq!(fetch::installed_variant(&tiny, Variant::Fp32), "fp32");
 
     let listed = fetch::format_statuses(&load(dir.path()), dir.path());
     assert!(
@@ -539,6 +541,11 @@ fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
     let dir = model_dir(&server.url);
     let report = fetch(dir.path(), "unpinned").unwrap();
     assert!(!report.sha256_pinned);
+    // Another variant in the float slot (as fp16 would be) is named for what it is.
+    assert_eq!(
+        fetch::installed_variant(&dir.path().join("tiny"), Variant::Fp32),
+        "unpinned"
+    );
     let sha = hex::encode(Sha256::digest(combined()));
     assert_eq!(report.sha256, sha);
     let shown = report.to_string();

@@ -147,6 +147,25 @@ async fn index_search_and_serve_media() {
         .unwrap_err();
     assert_eq!(err.status_code(), 400, "{err}");
 
+    // The row records the photo and what made its vector.
+    let row = store
+        .get(res.hits[0].id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let meta = std::fs::metadata(probe).unwrap();
+    let ns = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert_eq!(row.extra["model"], "fixture");
+    assert_eq!(row.extra["variant"], "fp32");
+    assert_eq!(row.extra["size"], meta.len());
+    assert_eq!(row.extra["mtime_ns"], ns);
+    assert_eq!(row.extra["mtime"], ns / 1_000_000_000);
+
     // Media through the router, by id only.
     let app = test_router(shihua.clone(), tmp.path());
     let id = &res.hits[0].id;
@@ -197,6 +216,9 @@ async fn index_search_and_serve_media() {
 
     let r = app.clone().oneshot(get("/healthz".into())).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    let health: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+    assert_eq!(health["variant"], "fp32", "{health}");
+    assert_eq!(health["rows"], 6, "{health}");
 
     // The page renders on the server with the poem box and the fixture warning.
     let r = app.clone().oneshot(get("/".into())).await.unwrap();

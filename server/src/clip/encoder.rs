@@ -59,6 +59,8 @@ pub struct ClipEncoder {
     tokenizer: TextTokenizer,
     text_cache: TextCache,
     gpu: bool,
+    /// What the loaded graphs are (`fp32`, `int8`, `fp16` …), recorded in every row.
+    variant: String,
 }
 
 fn ort_err(e: impl std::fmt::Display) -> ClipError {
@@ -126,6 +128,7 @@ impl ClipEncoder {
             tokenizer,
             text_cache: TextCache::new(0),
             gpu,
+            variant: "fp32".into(),
         };
         if opts.warm_up {
             enc.warm_up()?;
@@ -143,6 +146,17 @@ impl ClipEncoder {
     pub fn with_jpeg_draft(mut self, on: bool) -> Self {
         self.preprocess.jpeg_draft = on;
         self
+    }
+
+    /// Names what the loaded graphs are (default `fp32`): see `fetch::installed_variant`.
+    pub fn with_variant(mut self, variant: impl Into<String>) -> Self {
+        self.variant = variant.into();
+        self
+    }
+
+    /// What the loaded graphs are: `fp32`, `int8`, or what a download stamped (e.g. `fp16`).
+    pub fn variant(&self) -> &str {
+        &self.variant
     }
 
     /// Whether the model runs on the GPU (CUDA execution provider). With `--device auto` this

@@ -672,6 +672,13 @@ struct Stamp {
     sha256_pinned: bool,
 }
 
+/// What the graphs in `slot` of the model folder `dir` are: the variant a download stamped
+/// (`shihua models fetch --variant fp16` installs fp16 graphs in the float slot), else the
+/// slot's own name (an export, or a copy).
+pub fn installed_variant(dir: &Path, slot: Variant) -> String {
+    read_stamp(dir, slot).map_or_else(|| slot.to_string(), |s| s.variant)
+}
+
 fn read_stamp(dir: &Path, slot: Variant) -> Option<Stamp> {
     let text = fs::read_to_string(stamp_path(dir, slot)).ok()?;
     serde_json::from_str(&text).ok()

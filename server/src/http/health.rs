@@ -9,11 +9,18 @@ use serde_json::{json, Value};
 use super::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let spec = state.shihua.encoder().spec();
+    let encoder = state.shihua.encoder();
+    let spec = encoder.spec();
     match state.shihua.store().count().await {
         Ok(rows) => (
             StatusCode::OK,
-            Json(json!({"status": "ok", "model": spec.id, "fixture": spec.fixture, "rows": rows})),
+            Json(json!({
+                "status": "ok",
+                "model": spec.id,
+                "variant": encoder.variant(),
+                "fixture": spec.fixture,
+                "rows": rows,
+            })),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
