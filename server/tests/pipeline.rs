@@ -219,6 +219,17 @@ async fn index_search_and_serve_media() {
     let health: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
     assert_eq!(health["variant"], "fp32", "{health}");
     assert_eq!(health["rows"], 6, "{health}");
+    let r = app
+        .clone()
+        .oneshot(get("/api/v1/stats".into()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let stats: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+    assert_eq!(
+        stats,
+        serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 6})
+    );
 
     // The page renders on the server with the poem box and the fixture warning.
     let r = app.clone().oneshot(get("/".into())).await.unwrap();

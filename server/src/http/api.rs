@@ -214,9 +214,12 @@ async fn similar(
 
 async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let s = st.shihua.status().await?;
-    Ok(Json(
-        json!({"model": s.model_id, "fixture": s.fixture, "rows": s.rows}),
-    ))
+    Ok(Json(json!({
+        "model": s.model_id,
+        "variant": st.shihua.encoder().variant(),
+        "fixture": s.fixture,
+        "rows": s.rows,
+    })))
 }
 
 #[cfg(test)]
