@@ -382,12 +382,9 @@ async fn one_server_per_db_file_and_clear_errors() {
     assert!(matches!(err, StoreError::LiteBinaryMissing { .. }));
     assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
 
-    // Nothing listening: a clear "is it running?" error within the retry budget.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listening: a clear "is it running?" error within the retry budget. The port stays
+    // bound (not listening) meanwhile, so a server another test starts cannot take it.
+    let (_bound, port) = bound_port_not_listening();
     let started = std::time::Instant::now();
     let err = MilvusStore::connect(config(format!("http://127.0.0.1:{port}"), "fixture"))
         .await
@@ -557,6 +554,28 @@ fn child_dies_when_parent_is_killed() {
             "Milvus Lite {pid} outlived its SIGKILLed parent"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A socket bound to a free 127.0.0.1 port without listening on it: connecting there is refused
+/// for as long as the returned descriptor lives.
+fn bound_port_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket/bind/getsockname calls on a descriptor owned from here on.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = libc::bind(fd, (&raw const addr).cast(), len);
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        let mut len = len;
+        let rc = libc::getsockname(fd, (&raw mut addr).cast(), &mut len);
+        assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
+        (owned, u16::from_be(addr.sin_port))
     }
 }
 
