@@ -21,6 +21,11 @@ pub struct Common {
     )]
     pub milvus_uri: String,
 
+    /// Port for the embedded Milvus Lite on 127.0.0.1 (e.g. to look at it with pymilvus or Attu
+    /// while shihua runs); a free one when unset.
+    #[arg(long, env = "SHIHUA_LITE_PORT", global = true)]
+    pub lite_port: Option<u16>,
+
     /// Token for a Milvus server with authentication ("user:password" or an API key).
     #[arg(long, env = "MILVUS_TOKEN", hide_env_values = true, global = true)]
     pub milvus_token: Option<String>,

@@ -99,7 +99,7 @@ pub async fn open_store(cfg: &Common, spec: &ModelSpec) -> anyhow::Result<OpenSt
                  Run `make run` or scripts/setup.sh, or set SHIHUA_MILVUS_LITE_LIB, or point \
                  MILVUS_URI at a Milvus server (http://host:19530)",
             )?;
-        let e = EmbeddedMilvus::start(&db, &lib).await?;
+        let e = EmbeddedMilvus::start_on(&db, &lib, cfg.lite_port).await?;
         tracing::info!(
             "embedded Milvus Lite on {} (data {})",
             e.uri(),

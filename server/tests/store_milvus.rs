@@ -557,6 +557,43 @@ fn child_dies_when_parent_is_killed() {
     }
 }
 
+/// A fixed port (`--lite-port`) is used as given; a port another Milvus already serves is
+/// refused with a clear error, never mistaken for our server (which would be another database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_port_is_used_and_a_taken_one_is_refused() {
+    if skip_on_external(
+        "a_fixed_port_is_used_and_a_taken_one_is_refused",
+        "it is about the embedded Milvus Lite child's port",
+    ) {
+        return;
+    }
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (bound, port) = bound_port_not_listening();
+    drop(bound);
+    let a = EmbeddedMilvus::start_on(&a_dir.path().join("milvus.db"), &lib_dir(), Some(port))
+        .await
+        .unwrap();
+    assert_eq!(a.uri(), format!("http://127.0.0.1:{port}"));
+    let store = MilvusStore::connect(config(a.uri(), "fixture"))
+        .await
+        .unwrap();
+    store.ensure_collection(false).await.unwrap();
+
+    let err = EmbeddedMilvus::start_on(&b_dir.path().join("milvus.db"), &lib_dir(), Some(port))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LiteStart { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}"))
+            && (text.contains("served by another process") || text.contains("exited")),
+        "{text}"
+    );
+    // The first server is untouched.
+    assert!(store.has_collection().await.unwrap());
+    a.stop().await.unwrap();
+}
+
 /// A socket bound to a free 127.0.0.1 port without listening on it: connecting there is refused
 /// for as long as the returned descriptor lives.
 fn bound_port_not_listening() -> (std::os::fd::OwnedFd, u16) {

@@ -2,9 +2,10 @@
 //! `127.0.0.1:<free port>`, started by `shihua` when `MILVUS_URI` is a local path such as
 //! `./data/milvus.db`. Owns finding the Milvus Lite binary (`find_lite_lib_dir`), the db file
 //! lock (the same `.<db>.lock` + `lockf` convention as pymilvus' launcher, so two servers never
-//! open one file), the child's life cycle (parent-death signal, readiness wait, SIGTERM then
-//! SIGKILL), its log file `<db dir>/milvus-lite.log`, and its private `HOME`
-//! `<db dir>/.<db>.home`.
+//! open one file), its port (a free one, or a given one; the server that answers there must be
+//! the child, checked in `/proc`, else we would be talking to someone else's database), the
+//! child's life cycle (parent-death signal, readiness wait, SIGTERM then SIGKILL), its log file
+//! `<db dir>/milvus-lite.log`, and its private `HOME` `<db dir>/.<db>.home`.
 //!
 //! Why a private `HOME`: Milvus Lite 2.5.1 keeps segcore's scratch and mmap folder at
 //! `$HOME/.cache/milvus` and, when it creates or loads a collection, *deletes and recreates*
@@ -55,6 +56,17 @@ impl EmbeddedMilvus {
     /// `PR_SET_PDEATHSIG`), which covers shihua being SIGKILLed. Call this from the main
     /// runtime (a long-lived worker thread), not from `spawn_blocking` or a short-lived thread.
     pub async fn start(db_path: &Path, lib_dir: &Path) -> Result<Self, StoreError> {
+        Self::start_on(db_path, lib_dir, None).await
+    }
+
+    /// [`EmbeddedMilvus::start`] on a given port (`None`: a free one, with up to three tries
+    /// when the child dies during start-up). A port some other process serves is never taken
+    /// for ours: the server that answers must be the child (checked in `/proc`).
+    pub async fn start_on(
+        db_path: &Path,
+        lib_dir: &Path,
+        port: Option<u16>,
+    ) -> Result<Self, StoreError> {
         let binary = lib_dir.join("milvus");
         if !binary.is_file() {
             return Err(StoreError::LiteBinaryMissing { path: binary });
@@ -87,8 +99,12 @@ impl EmbeddedMilvus {
         let log_path = dir.join(LOG_FILE);
 
         let mut last_err = None;
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_port()?;
+        let attempts = if port.is_some() { 1 } else { START_ATTEMPTS };
+        for attempt in 1..=attempts {
+            let port = match port {
+                Some(p) => p,
+                None => free_port()?,
+            };
             let mut child = spawn(&binary, &lib_dir, &db_path, &log_path, port)?;
             let pid = child.id();
             tracing::info!(pid, port, db = %db_path.display(), "started Milvus Lite");
@@ -106,6 +122,12 @@ impl EmbeddedMilvus {
                 }
                 Err(Ready::Exited(reason)) => {
                     tracing::warn!(attempt, %reason, "Milvus Lite exited during start-up");
+                    last_err = Some(reason);
+                }
+                Err(Ready::PortTaken) => {
+                    kill_and_reap(&mut child, Duration::from_millis(500));
+                    let reason = format!("127.0.0.1:{port} is served by another process");
+                    tracing::warn!(attempt, %reason, "Milvus Lite could not have its port");
                     last_err = Some(reason);
                 }
                 Err(Ready::TimedOut) => {
@@ -437,6 +459,8 @@ fn spawn(
 enum Ready {
     Exited(String),
     TimedOut,
+    /// Something answers on the port, but not the child.
+    PortTaken,
 }
 
 async fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(), Ready> {
@@ -462,6 +486,9 @@ async fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(),
         );
         if tcp_ok {
             match MilvusStore::probe(&uri, Duration::from_secs(2)).await {
+                Ok(()) if listener_owned_by(child.id(), port) == Some(false) => {
+                    return Err(Ready::PortTaken)
+                }
                 Ok(()) => {
                     tracing::debug!(
                         ms = started.elapsed().as_millis() as u64,
@@ -475,6 +502,35 @@ async fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Whether process `pid` holds the socket listening on TCP `port` (any local address, IPv4 or
+/// IPv6), from `/proc/net/tcp{,6}` and `/proc/<pid>/fd`. `None` when that cannot be read.
+fn listener_owned_by(pid: u32, port: u16) -> Option<bool> {
+    let want_port = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            const LISTEN: &str = "0A";
+            if f.len() > 9 && f[1].ends_with(&want_port) && f[3] == LISTEN {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let owned = fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    });
+    Some(owned)
 }
 
 /// SIGTERM, wait up to `grace`, then SIGKILL; always reaps.
@@ -509,4 +565,22 @@ fn log_tail(log_path: &Path) -> String {
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_belongs_to_the_process_that_holds_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listener_owned_by(std::process::id(), port), Some(true));
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        assert_eq!(listener_owned_by(other.id(), port), Some(false));
+        kill_and_reap(&mut other, Duration::from_millis(100));
+        drop(listener);
+        // Nobody listens there any more: unknown, never "someone else".
+        assert_eq!(listener_owned_by(std::process::id(), port), None);
+    }
 }
