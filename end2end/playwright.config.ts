@@ -4,6 +4,8 @@ import { defineConfig, devices } from '@playwright/test';
 // here: install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 and use Debian's
 // chromium (apt install chromium) at /usr/bin/chromium.
 const CHROMIUM = process.env.SHIHUA_E2E_CHROMIUM ?? '/usr/bin/chromium';
+// SHIHUA_E2E_PORT lets two checkouts run their e2e suites at once (default 3100).
+const PORT = process.env.SHIHUA_E2E_PORT ?? '3100';
 
 export default defineConfig({
   testDir: './tests',
@@ -17,7 +19,7 @@ export default defineConfig({
   // that CI counts tests from.
   reporter: [['list'], ['./summary-reporter.ts']],
   use: {
-    baseURL: process.env.SHIHUA_E2E_URL ?? 'http://127.0.0.1:3100',
+    baseURL: process.env.SHIHUA_E2E_URL ?? `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
     screenshot: 'only-on-failure',
     trace: 'retain-on-failure',
@@ -53,11 +55,11 @@ export default defineConfig({
     },
   ],
   // scripts/e2e-serve.sh indexes the demo photos with the fixture model and
-  // serves the app on port 3100. Set SHIHUA_E2E_REUSE=1 to use a server that
+  // serves the app on port $SHIHUA_E2E_PORT (3100). Set SHIHUA_E2E_REUSE=1 to use a server that
   // is already running there.
   webServer: {
     command: 'bash ../scripts/e2e-serve.sh',
-    url: 'http://127.0.0.1:3100/healthz',
+    url: `http://127.0.0.1:${PORT}/healthz`,
     timeout: 300_000,
     reuseExistingServer: !!process.env.SHIHUA_E2E_REUSE,
     stdout: 'pipe',
