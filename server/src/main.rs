@@ -95,7 +95,8 @@ enum ModelsCmd {
         #[arg(long)]
         variant: Option<String>,
         /// Download from this server instead of Hugging Face (same <repo>/resolve/<rev>/<file>
-        /// layout). Default: SHIHUA_MODELS_BASE_URL, else the manifest's [download] base_url.
+        /// layout). Default: SHIHUA_MODELS_BASE_URL, else HF_ENDPOINT (a hub mirror, e.g.
+        /// https://hf-mirror.com), else the manifest's [download] base_url.
         #[arg(long)]
         base_url: Option<String>,
         /// Keep the downloaded combined graph under <model-dir>/<id>/download/.
@@ -104,9 +105,20 @@ enum ModelsCmd {
         /// Replace image.onnx/text.onnx that fetch did not write, or fetch again.
         #[arg(long)]
         force: bool,
+        /// Where checkpoints (.pt) come from: the Hugging Face hub (or its mirror) or
+        /// ModelScope (`AI-ModelScope/<repo>`, endpoint MODELSCOPE_DOMAIN or www.modelscope.cn).
+        #[arg(long, env = "SHIHUA_MODELS_SOURCE", value_enum, default_value_t = Source::Hub)]
+        source: Source,
     },
     /// Every model in the manifest: whether its files are here, and where they come from.
     List,
+}
+
+/// Where `shihua models fetch` downloads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Source {
+    Hub,
+    Modelscope,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +145,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new()?;
     if let Err(e) = rt.block_on(run(cli)) {
+        if let Some(unavailable) = e.downcast_ref::<startup::ModelUnavailable>() {
+            // One paragraph that already says what to do; its own status for scripts/run.sh.
+            eprintln!("\n{unavailable}\n");
+            std::process::exit(startup::EXIT_MODEL_UNAVAILABLE);
+        }
         // The whole chain of causes, without a backtrace: these messages are for people.
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -257,12 +274,14 @@ async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
             base_url,
             keep_download,
             force,
+            source,
         } => {
             let opts = FetchOptions {
                 variant,
                 base_url,
                 keep_download,
                 force,
+                modelscope: source == Source::Modelscope,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 ..FetchOptions::new(&cfg.model_dir)
             };
