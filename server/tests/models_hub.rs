@@ -661,3 +661,62 @@ fn a_checkpoint_comes_from_modelscope_too_and_a_bad_one_installs_nothing() {
         assert!(!m.join(f).exists(), "{f} must not be installed");
     }
 }
+
+#[test]
+fn run_sh_with_another_model_fetches_converts_and_keeps_its_own_folder_and_dimension() {
+    // `make run MODEL=pt-tiny`: the default model's manifest plus a checkpoint-only model of
+    // dimension 256 (like ViT-L-14's 768 or ViT-H-14's 1024 next to ViT-B-16's 512).
+    let dir = model_dir();
+    let d = dir.path();
+    let r = pt_refs();
+    let extra = format!(
+        r#"
+[[model]]
+id = "{PT_ID}"
+embed_dim = {dim}
+image_size = 224
+[model.source]
+repo = "{PT_REPO}"
+onnx = false
+checkpoint = {{ file = "clip_cn_tiny.pt", size = {size}, sha256 = "{sha}" }}
+"#,
+        dim = r["config"]["embed_dim"],
+        size = r["checkpoint"]["bytes"],
+        sha = r["checkpoint"]["sha256"].as_str().unwrap(),
+    );
+    let manifest = d.join("manifest.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap() + &extra;
+    std::fs::write(&manifest, text).unwrap();
+    let hub = Hub::start(vec![(PT_REPO, "clip_cn_tiny.pt", pt_bytes())]);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let photos = work.path().join("photos");
+    common::copy_demo(&photos, 2);
+    let conv = convert_env();
+    let env = [
+        ("MODEL", PT_ID),
+        ("HF_ENDPOINT", hub.url.as_str()),
+        (conv.0, conv.1.as_str()),
+    ];
+    let (code, out, err) = run_sh(d, &data, &photos, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    let db = data.join(PT_ID).join("milvus.db");
+    assert!(
+        out.contains(&format!("indexed with model {PT_ID} into {}", db.display())),
+        "{out}{err}"
+    );
+    assert!(!out.contains("FIXTURE"), "{out}");
+    // Its collection has its own dimension, read from the manifest.
+    let (code, out, err) = shihua(
+        d,
+        &[
+            ("SHIHUA_MODEL", PT_ID),
+            ("MILVUS_URI", db.to_str().unwrap()),
+        ],
+        &["collection", "stats"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dim:        256"), "{out}");
+    assert!(out.contains(&format!("model:      {PT_ID}")), "{out}");
+    assert!(!data.join("milvus.db").exists(), "the default model's data is untouched");
+}

@@ -914,6 +914,19 @@ pub fn fetch_model(
     spec: &ModelSpec,
     opts: &FetchOptions,
 ) -> Result<FetchReport, FetchError> {
+    let result = fetch_model_or_checkpoint(manifest, spec, opts);
+    if result.is_err() {
+        // A failed download leaves no empty folder behind (a `.part` to resume stays).
+        let _ = fs::remove_dir(opts.model_dir.join(&spec.id).join("download"));
+    }
+    result
+}
+
+fn fetch_model_or_checkpoint(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
     if let Some(source) = spec.source.as_ref().filter(|s| !s.onnx && !spec.fixture) {
         if let Some(checkpoint) = &source.checkpoint {
             return fetch_checkpoint(manifest, spec, source, checkpoint, opts);
