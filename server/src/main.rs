@@ -88,6 +88,8 @@ enum Command {
 enum ModelsCmd {
     /// Download the model picked by --model (default ViT-B-16) over HTTPS, verify it and split
     /// it into <model-dir>/<id>/image.onnx and text.onnx. Resumes an interrupted download.
+    /// ViT-L-14, ViT-L-14-336, ViT-H-14 and RN50 come as cn_clip checkpoints: downloaded the
+    /// same way, then converted into the two graphs without torch (models/convert).
     Fetch {
         /// Which weights: fp32, fp16 or int8 (the manifest lists them; default fp32). int8 is
         /// installed beside the float graphs, as image.int8.onnx / text.int8.onnx, and used

@@ -262,7 +262,10 @@ fn base_url_precedence_flag_then_env_then_hf_endpoint() {
     // SHIHUA_MODELS_BASE_URL wins over HF_ENDPOINT...
     let (code, _, err) = shihua(
         d,
-        &[("HF_ENDPOINT", hub.url.as_str()), ("SHIHUA_MODELS_BASE_URL", dead)],
+        &[
+            ("HF_ENDPOINT", hub.url.as_str()),
+            ("SHIHUA_MODELS_BASE_URL", dead),
+        ],
         &["models", "fetch"],
     );
     assert_ne!(code, 0);
@@ -718,5 +721,8 @@ checkpoint = {{ file = "clip_cn_tiny.pt", size = {size}, sha256 = "{sha}" }}
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("dim:        256"), "{out}");
     assert!(out.contains(&format!("model:      {PT_ID}")), "{out}");
-    assert!(!data.join("milvus.db").exists(), "the default model's data is untouched");
+    assert!(
+        !data.join("milvus.db").exists(),
+        "the default model's data is untouched"
+    );
 }
