@@ -103,6 +103,8 @@ fn load(dir: &Path) -> Manifest {
 fn opts(dir: &Path, variant: &str) -> FetchOptions {
     FetchOptions {
         variant: Some(variant.to_string()),
+        // The test server, whatever SHIHUA_MODELS_BASE_URL / HF_ENDPOINT say in this shell.
+        base_url: Some(load(dir).download.base_url),
         ..FetchOptions::new(dir)
     }
 }
