@@ -613,11 +613,13 @@ fn a_checkpoint_comes_from_modelscope_too_and_a_bad_one_installs_nothing() {
     let dir = pt_model_dir();
     let d = dir.path();
     let conv = convert_env();
+    // Also: weights in <graph>.data beside the graphs, as ViT-H-14's 2.5 GB image tower has.
+    let external = format!("{} --external-data-over 0", conv.1);
     let (code, out, err) = shihua(
         d,
         &[
             ("MODELSCOPE_DOMAIN", hub.url.as_str()),
-            (conv.0, conv.1.as_str()),
+            (conv.0, external.as_str()),
         ],
         &[
             "models",
@@ -636,6 +638,9 @@ fn a_checkpoint_comes_from_modelscope_too_and_a_bad_one_installs_nothing() {
         "{:?}",
         hub.log()
     );
+    for f in ["image.onnx.data", "text.onnx.data"] {
+        assert!(d.join(PT_ID).join(f).is_file(), "{f}");
+    }
     assert_embeds_like_cn_clip(d);
 
     // A checkpoint that is not the pinned one: refused before any conversion.
