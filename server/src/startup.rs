@@ -52,6 +52,7 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
     }
     let opts = clip::fetch::FetchOptions {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        modelscope: clip::fetch::modelscope_from_env(),
         ..clip::fetch::FetchOptions::new(&cfg.model_dir)
     };
     match clip::fetch::ensure_model(manifest, spec, cfg.variant, &opts) {

@@ -466,6 +466,11 @@ fn pt_bytes() -> Vec<u8> {
 /// A model dir whose only model is published as a checkpoint, on the hub and on ModelScope,
 /// pinned (size, sha256) like a real entry.
 fn pt_model_dir() -> tempfile::TempDir {
+    pt_model_dir_with(false)
+}
+
+/// [`pt_model_dir`]; `onnx_too`: the model also has an ONNX export on the hub (like ViT-B-16).
+fn pt_model_dir_with(onnx_too: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let r = pt_refs();
     let manifest = format!(
@@ -489,10 +494,15 @@ image_size = 224
 [model.source]
 repo = "{PT_REPO}"
 revision = "main"
-onnx = false
+onnx = {onnx_too}
 modelscope = "{PT_MS_REPO}"
 checkpoint = {{ file = "clip_cn_tiny.pt", size = {size}, sha256 = "{sha}" }}
-"#,
+{variants}"#,
+        variants = if onnx_too {
+            "[model.source.variants]\nfp32 = { file = \"onnx/model.onnx\" }\n"
+        } else {
+            ""
+        },
         dim = r["config"]["embed_dim"],
         size = r["checkpoint"]["bytes"],
         sha = r["checkpoint"]["sha256"].as_str().unwrap(),
@@ -730,4 +740,33 @@ checkpoint = {{ file = "clip_cn_tiny.pt", size = {size}, sha256 = "{sha}" }}
         !data.join("milvus.db").exists(),
         "the default model's data is untouched"
     );
+}
+
+#[test]
+fn with_modelscope_a_model_with_an_onnx_export_comes_from_its_checkpoint() {
+    // Like ViT-B-16: an ONNX export on the hub, and the official checkpoint on ModelScope.
+    // `SHIHUA_MODELS_SOURCE=modelscope` (what a user in mainland China may set for `make run`)
+    // makes --fetch-missing take the checkpoint from ModelScope's layout.
+    let dir = pt_model_dir_with(true);
+    let d = dir.path();
+
+    let hub = Hub::start(vec![(PT_MS_REPO, "clip_cn_tiny.pt", pt_bytes())]);
+    let conv = convert_env();
+    let (code, out, err) = shihua(
+        d,
+        &[
+            ("MODELSCOPE_DOMAIN", hub.url.as_str()),
+            ("SHIHUA_MODELS_SOURCE", "modelscope"),
+            (conv.0, conv.1.as_str()),
+        ],
+        &["--fetch-missing", "embed", "--text", "月"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        hub.log()[0].path.starts_with("/api/v1/models/"),
+        "{:?}",
+        hub.log()
+    );
+    let v: Vec<f32> = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v.len(), 256);
 }

@@ -619,8 +619,17 @@ pub struct FetchOptions {
     pub keep_download: bool,
     /// Replace image.onnx/text.onnx that fetch did not write, and redo an installed fetch.
     pub force: bool,
-    /// Download checkpoints from ModelScope (`AI-ModelScope/<repo>`) instead of the hub.
+    /// Download checkpoints from ModelScope (`AI-ModelScope/<repo>`) instead of the hub (a
+    /// model with an ONNX export and a checkpoint then comes from its checkpoint).
     pub modelscope: bool,
+}
+
+/// `SHIHUA_MODELS_SOURCE=modelscope`: what `--source modelscope` says, for `--fetch-missing`.
+pub const SOURCE_ENV: &str = "SHIHUA_MODELS_SOURCE";
+
+/// True when `SHIHUA_MODELS_SOURCE` asks for ModelScope.
+pub fn modelscope_from_env() -> bool {
+    std::env::var(SOURCE_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("modelscope"))
 }
 
 impl FetchOptions {
@@ -927,8 +936,14 @@ fn fetch_model_or_checkpoint(
     spec: &ModelSpec,
     opts: &FetchOptions,
 ) -> Result<FetchReport, FetchError> {
-    if let Some(source) = spec.source.as_ref().filter(|s| !s.onnx && !spec.fixture) {
-        if let Some(checkpoint) = &source.checkpoint {
+    if let Some(source) = spec.source.as_ref().filter(|_| !spec.fixture) {
+        // The checkpoint when there is no ONNX export, or when ModelScope (which has the
+        // official checkpoints, not the ONNX exports) is asked for.
+        if let Some(checkpoint) = source
+            .checkpoint
+            .as_ref()
+            .filter(|_| !source.onnx || opts.modelscope)
+        {
             return fetch_checkpoint(manifest, spec, source, checkpoint, opts);
         }
     }
