@@ -121,6 +121,12 @@ pub struct Common {
     #[arg(long, env = "SHIHUA_NPROBE", default_value_t = 32, global = true)]
     pub nprobe: u32,
 
+    /// When the chosen model's graphs are missing, download them first (`shihua models
+    /// fetch`: resumable, verified). If that fails, shihua explains how to get them and exits
+    /// with status 3 (`make run` then goes on with the fixture model).
+    #[arg(long, env = "SHIHUA_FETCH_MISSING", global = true)]
+    pub fetch_missing: bool,
+
     /// Folder for shihua's own data (thumbnail cache).
     #[arg(long, env = "SHIHUA_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,

@@ -88,6 +88,8 @@ enum Command {
 enum ModelsCmd {
     /// Download the model picked by --model (default ViT-B-16) over HTTPS, verify it and split
     /// it into <model-dir>/<id>/image.onnx and text.onnx. Resumes an interrupted download.
+    /// ViT-L-14, ViT-L-14-336, ViT-H-14 and RN50 come as cn_clip checkpoints: downloaded the
+    /// same way, then converted into the two graphs without torch (models/convert).
     Fetch {
         /// Which weights: fp32, fp16 or int8 (the manifest lists them; default fp32). int8 is
         /// installed beside the float graphs, as image.int8.onnx / text.int8.onnx, and used
@@ -95,7 +97,8 @@ enum ModelsCmd {
         #[arg(long)]
         variant: Option<String>,
         /// Download from this server instead of Hugging Face (same <repo>/resolve/<rev>/<file>
-        /// layout). Default: SHIHUA_MODELS_BASE_URL, else the manifest's [download] base_url.
+        /// layout). Default: SHIHUA_MODELS_BASE_URL, else HF_ENDPOINT (a hub mirror, e.g.
+        /// https://hf-mirror.com), else the manifest's [download] base_url.
         #[arg(long)]
         base_url: Option<String>,
         /// Keep the downloaded combined graph under <model-dir>/<id>/download/.
@@ -104,9 +107,20 @@ enum ModelsCmd {
         /// Replace image.onnx/text.onnx that fetch did not write, or fetch again.
         #[arg(long)]
         force: bool,
+        /// Where checkpoints (.pt) come from: the Hugging Face hub (or its mirror) or
+        /// ModelScope (`AI-ModelScope/<repo>`, endpoint MODELSCOPE_DOMAIN or www.modelscope.cn).
+        #[arg(long, env = "SHIHUA_MODELS_SOURCE", value_enum, default_value_t = Source::Hub)]
+        source: Source,
     },
     /// Every model in the manifest: whether its files are here, and where they come from.
     List,
+}
+
+/// Where `shihua models fetch` downloads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Source {
+    Hub,
+    Modelscope,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +147,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new()?;
     if let Err(e) = rt.block_on(run(cli)) {
+        if let Some(unavailable) = e.downcast_ref::<startup::ModelUnavailable>() {
+            // One paragraph that already says what to do; its own status for scripts/run.sh.
+            eprintln!("\n{unavailable}\n");
+            std::process::exit(startup::EXIT_MODEL_UNAVAILABLE);
+        }
         // The whole chain of causes, without a backtrace: these messages are for people.
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -257,12 +276,14 @@ async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
             base_url,
             keep_download,
             force,
+            source,
         } => {
             let opts = FetchOptions {
                 variant,
                 base_url,
                 keep_download,
                 force,
+                modelscope: source == Source::Modelscope,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 ..FetchOptions::new(&cfg.model_dir)
             };

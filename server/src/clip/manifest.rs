@@ -23,6 +23,9 @@ pub struct Manifest {
 
 /// The environment variable that overrides `[download] base_url`.
 pub const BASE_URL_ENV: &str = "SHIHUA_MODELS_BASE_URL";
+/// The Hugging Face hub client's own variable for a mirror with the hub's layout (e.g.
+/// `https://hf-mirror.com`); used when `SHIHUA_MODELS_BASE_URL` is not set.
+pub const HF_ENDPOINT_ENV: &str = "HF_ENDPOINT";
 /// Hugging Face, whose `<repo>/resolve/<revision>/<file>` layout the sources use.
 pub const DEFAULT_BASE_URL: &str = "https://huggingface.co";
 
@@ -70,6 +73,13 @@ pub struct SourceSpec {
     /// Variant name (`fp32`, `fp16`, `int8`) -> the combined (both towers) ONNX file.
     #[serde(default)]
     pub variants: BTreeMap<String, VariantFile>,
+    /// The official cn_clip checkpoint (`.pt`) in `repo`, for models with no ONNX export:
+    /// `shihua models fetch` downloads it and converts it with models/export.
+    #[serde(default)]
+    pub checkpoint: Option<VariantFile>,
+    /// The same repository on ModelScope (`AI-ModelScope/<name>`, as cn_clip uses it).
+    #[serde(default)]
+    pub modelscope: Option<String>,
 }
 
 /// One downloadable file, with optional pins checked after download.
@@ -197,7 +207,8 @@ impl Manifest {
                     )));
                 }
             }
-            for (name, v) in &src.variants {
+            let pins = src.variants.iter().map(|(k, v)| (k.as_str(), v));
+            for (name, v) in pins.chain(src.checkpoint.as_ref().map(|c| ("checkpoint", c))) {
                 if let Some(h) = &v.sha256 {
                     if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                         return Err(err(format!(
@@ -211,11 +222,11 @@ impl Manifest {
     }
 
     /// The download base URL: `SHIHUA_MODELS_BASE_URL` if set (and not empty), else
-    /// `[download] base_url`, without a trailing slash.
+    /// `HF_ENDPOINT` (a hub mirror), else `[download] base_url`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        let url = std::env::var(BASE_URL_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let url = env(BASE_URL_ENV)
+            .or_else(|| env(HF_ENDPOINT_ENV))
             .unwrap_or_else(|| self.download.base_url.clone());
         url.trim().trim_end_matches('/').to_string()
     }
@@ -287,7 +298,15 @@ impl Manifest {
         let fetch = match &model.source {
             Some(src) if src.onnx => format!(
                 "Download them with `shihua models fetch --model {id}` (from {repo} on Hugging \
-                 Face; it splits the combined graph into the two files), or ",
+                 Face; it splits the combined graph into the two files; `make run` does this \
+                 itself), or ",
+                id = model.id,
+                repo = src.repo
+            ),
+            Some(src) if src.checkpoint.is_some() => format!(
+                "Download and convert the official checkpoint with `shihua models fetch --model \
+                 {id}` (from {repo}; converted without torch, see docs/models.md; `make run \
+                 MODEL={id}` does this itself), or ",
                 id = model.id,
                 repo = src.repo
             ),
@@ -346,7 +365,13 @@ mod tests {
         assert_eq!(m.download.base_url, DEFAULT_BASE_URL);
         let b16 = m.find("ViT-B-16").unwrap().source.as_ref().expect("source");
         assert_eq!(b16.repo, "Xenova/chinese-clip-vit-base-patch16");
-        assert_eq!(b16.revision, "main");
+        assert_eq!(b16.revision, "f26904860903e70e050b8f48255e5f48401816e9");
+        assert_eq!(b16.variants["fp32"].size, Some(753_665_706));
+        assert_eq!(
+            b16.variants["fp32"].sha256.as_deref(),
+            Some("d4e282affd5f09e196856cc63fbd0e77c576f598fdf6f6bb78ee61f1ef7cd770")
+        );
+        assert_eq!(b16.variants["int8"].size, Some(190_842_404));
         assert!(b16.onnx);
         assert_eq!(b16.default_variant_name(), Some("fp32"));
         for (variant, file) in [
@@ -366,6 +391,21 @@ mod tests {
             let src = m.find(id).unwrap().source.as_ref().expect("source");
             assert_eq!(src.repo, repo);
             assert!(!src.onnx, "{id} has no ONNX export to download");
+        }
+        // cn_clip 1.6.0 clip/utils.py _MODELS: every non-B model has an official checkpoint.
+        for (id, file) in [
+            ("ViT-L-14", "clip_cn_vit-l-14.pt"),
+            ("ViT-L-14-336", "clip_cn_vit-l-14-336.pt"),
+            ("ViT-H-14", "clip_cn_vit-h-14.pt"),
+            ("RN50", "clip_cn_rn50.pt"),
+        ] {
+            let src = m.find(id).unwrap().source.as_ref().expect("source");
+            assert_eq!(src.checkpoint.as_ref().expect("checkpoint").file, file);
+            let ms = src.modelscope.as_deref().expect("modelscope");
+            assert_eq!(
+                ms.strip_prefix("AI-ModelScope/"),
+                src.repo.strip_prefix("OFA-Sys/")
+            );
         }
         assert!(m.find("fixture").unwrap().source.is_none());
     }
@@ -428,7 +468,7 @@ mod tests {
         let l14 = m.find("ViT-L-14").unwrap();
         let err = m.files(l14, dir.path()).unwrap_err().to_string();
         assert!(
-            !err.contains("models fetch") && err.contains("models/export"),
+            err.contains("shihua models fetch --model ViT-L-14") && err.contains("checkpoint"),
             "{err}"
         );
     }

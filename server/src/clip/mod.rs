@@ -1,6 +1,7 @@
 //! Chinese-CLIP in Rust: the model manifest, cn_clip-faithful preprocessing and tokenisation,
 //! and the ONNX Runtime encoder that turns photos and poems into L2-normalised vectors.
 
+pub mod convert;
 pub mod encoder;
 pub mod error;
 pub mod fetch;

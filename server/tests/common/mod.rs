@@ -5,6 +5,8 @@
 //! vector comparisons.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod hub;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
