@@ -106,11 +106,11 @@ test.describe('light on a phone', () => {
     // When the client has hydrated, by the page's own clock (from navigation start).
     await page.addInitScript(() => {
       new MutationObserver((_, obs) => {
-        if (document.documentElement.dataset.hydrated === '1') {
+        if (document.documentElement?.dataset.hydrated === '1') {
           (window as any).__hydratedAt = performance.now();
           obs.disconnect();
         }
-      }).observe(document.documentElement, { attributes: true });
+      }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-hydrated'] });
     });
     const { seen } = await network(page);
     const url = '/?q=' + encodeURIComponent('夕阳西下');
