@@ -57,7 +57,8 @@ unit:
 	cargo test -p app --features ssr
 	cargo test -p server
 
-e2e: site
+e2e:
+	scripts/build-site.sh --release-client
 	scripts/e2e.sh
 
 fmt:

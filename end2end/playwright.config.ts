@@ -18,6 +18,8 @@ export default defineConfig({
   // The custom reporter prints one closing line `e2e: N passed, N failed`
   // that CI counts tests from.
   reporter: [['list'], ['./summary-reporter.ts']],
+  // Fails the run when a browser reported a CSP violation at any point (issue 19).
+  globalTeardown: './csp-teardown.ts',
   use: {
     baseURL: process.env.SHIHUA_E2E_URL ?? `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',

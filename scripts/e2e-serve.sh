@@ -10,4 +10,12 @@ mkdir -p "$DATA"
 export SHIHUA_MODEL=fixture MILVUS_URI="$PWD/$DATA/milvus.db" SHIHUA_DATA_DIR="$PWD/$DATA"
 export LEPTOS_SITE_ROOT=target/site RUST_LOG=${RUST_LOG:-warn}
 "$BIN" index demo/photos
-exec "$BIN" serve --addr "127.0.0.1:${SHIHUA_E2E_PORT:-3100}"
+# CSP violation reports from the whole run land in csp-reports.jsonl (end2end/csp-teardown.ts).
+# SHIHUA_E2E_BASE=/shihua: the site under a sub-path, as behind a reverse proxy
+# (end2end/tests/base-path.spec.ts).
+BASE_ARGS=()
+if [ -n "${SHIHUA_E2E_BASE:-}" ]; then
+  BASE_ARGS=(--base-path "$SHIHUA_E2E_BASE" --public-url "http://shihua.example$SHIHUA_E2E_BASE")
+fi
+exec "$BIN" serve --addr "127.0.0.1:${SHIHUA_E2E_PORT:-3100}" \
+  --csp-report-log "$PWD/$DATA/csp-reports.jsonl" "${BASE_ARGS[@]}"

@@ -24,6 +24,15 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION"
   cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
 fi
 
+# wasm-opt for release clients: npm binaryen, pinned (Debian's binaryen 108 breaks hydration).
+BINARYEN_VERSION=132.0.0
+if [ "$(.tools/binaryen/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+  command -v npm >/dev/null || { echo "npm not found: install Node.js (apt install nodejs npm)" >&2; exit 1; }
+  say "installing binaryen $BINARYEN_VERSION (wasm-opt) into .tools/binaryen"
+  mkdir -p .tools/binaryen
+  (cd .tools/binaryen && npm install --no-audit --no-fund --prefix . "binaryen@$BINARYEN_VERSION")
+fi
+
 # 2. Python venv: Milvus Lite + ONNX Runtime (its shared library is what Rust loads)
 if [ ! -x .venv/bin/python ]; then
   say "creating Python venv in .venv"

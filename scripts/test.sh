@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 status=0
 cargo test -p app --features ssr || status=1
 cargo test -p server || status=1
-scripts/build-site.sh || exit 1
+# The client visitors get (release, wasm-opt, hashed, pre-compressed): the page-weight e2e
+# test measures it. The server stays a debug build (docs/site.md).
+scripts/build-site.sh --release-client || exit 1
 scripts/e2e.sh || status=1
+# The site under a sub-path, as behind a reverse proxy (--base-path): its own server and spec.
+SHIHUA_E2E_BASE=/shihua scripts/e2e.sh base-path.spec.ts || status=1
 exit $status

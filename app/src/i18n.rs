@@ -89,6 +89,16 @@ impl Lang {
         }
     }
 
+    /// What a visitor reads when picture searches are queued full (HTTP 429).
+    pub fn busy_line(self, seconds: u64) -> String {
+        match self {
+            Lang::Zh => format!("请等 {seconds} 秒左右再试一次，以文搜图不受影响。"),
+            Lang::En => format!(
+                "Please try again in about {seconds} s. Searching with a line of poetry still works."
+            ),
+        }
+    }
+
     pub fn model_line(self, model: &str, rows: u64) -> String {
         match self {
             Lang::Zh => format!("模型 {model} · 已索引 {rows} 张照片"),
@@ -133,6 +143,7 @@ pub struct Texts {
     pub retry: &'static str,
     pub switch_to: &'static str,
     pub not_found: &'static str,
+    pub busy_title: &'static str,
 }
 
 static ZH: Texts = Texts {
@@ -170,6 +181,7 @@ static ZH: Texts = Texts {
     retry: "重试",
     switch_to: "English",
     not_found: "页面不存在",
+    busy_title: "现在搜图的人很多",
 };
 
 static EN: Texts = Texts {
@@ -207,6 +219,7 @@ static EN: Texts = Texts {
     retry: "Try again",
     switch_to: "中文",
     not_found: "Page not found",
+    busy_title: "Many people are searching with pictures right now",
 };
 
 /// The language signal every component reads.

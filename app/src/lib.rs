@@ -1,39 +1,65 @@
 //! The shihua web app: the HTML shell, the router and the root component. Pages and
 //! components live in their own modules; the search types and server functions in `search`.
 
+pub mod assets;
 pub mod components;
 pub mod downscale;
 pub mod i18n;
 pub mod pages;
 pub mod query;
 pub mod search;
+pub mod security;
 pub mod url;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     SsrMode, StaticSegment,
 };
 
+use crate::assets::SiteAssets;
 use crate::i18n::{use_lang, Lang};
 use crate::pages::home::HomePage;
 
-/// The HTML document the server renders around the app, in the visitor's language.
+/// The HTML document the server renders around the app, in the visitor's language. The
+/// stylesheet and the client are named by `SiteAssets` (content-hashed in release builds,
+/// under the base path); the boot script carries this response's CSP nonce.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     let lang = i18n::request_lang();
     #[cfg(not(feature = "ssr"))]
     let lang = Lang::default();
     provide_context(RwSignal::new(lang));
+    #[cfg(feature = "ssr")]
+    let nonce = security::page_nonce();
+    #[cfg(not(feature = "ssr"))]
+    let nonce = None::<String>;
+    let assets = use_context::<SiteAssets>().unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang=lang.code()>
+        <html
+            lang=lang.code()
+            data-base=assets.base.clone()
+            data-public-url=(!assets.public_url.is_empty()).then(|| assets.public_url.clone())
+        >
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <link rel="stylesheet" href=assets.pkg(&assets.css) />
+                <link rel="icon" href=format!("{}/favicon.svg", assets.base) r#type="image/svg+xml" />
+                <link rel="modulepreload" href=assets.pkg(&assets.js) />
+                <link
+                    rel="preload"
+                    href=assets.pkg(&assets.wasm)
+                    r#as="fetch"
+                    r#type="application/wasm"
+                    crossorigin=""
+                />
+                <script type="module" nonce=nonce>
+                    {assets.boot_script()}
+                </script>
                 <MetaTags />
             </head>
             <body>
@@ -63,12 +89,12 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Under a reverse proxy's sub-path (`--base-path`) routes, links and navigation follow it.
+    let base = assets::base_path();
     view! {
-        <Stylesheet id="leptos" href="/pkg/shihua.css" />
-        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Meta name="description" content="诗画 shihua — 以文搜图、以图搜图" />
         <Title text="诗画 shihua" />
-        <Router>
+        <Router base=base>
             <main>
                 <Routes fallback=move || view! { <p class="not-found">{move || lang.get().t().not_found}</p> }>
                     // Async: the search runs before the HTML is sent, so results are in the page

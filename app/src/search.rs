@@ -111,6 +111,10 @@ pub enum SearchError {
     /// A backend (Milvus, the model) is not available right now; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many picture searches at once (the queue is full) or from this client: try again
+    /// after `retry_after_s` seconds (HTTP 429 with `Retry-After`).
+    #[error("{message}")]
+    Busy { message: String, retry_after_s: u64 },
     /// Anything else.
     #[error("{0}")]
     Internal(String),
@@ -140,7 +144,27 @@ impl SearchError {
             SearchError::TooLarge(_) => 413,
             SearchError::NotFound(_) => 404,
             SearchError::Unavailable(_) => 503,
+            SearchError::Busy { .. } => 429,
             SearchError::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds to wait before trying again (`Retry-After`), for `Busy`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            SearchError::Busy { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        }
+    }
+
+    /// The error for a full picture queue or a client over its limit.
+    pub fn busy(retry_after_s: u64) -> Self {
+        SearchError::Busy {
+            message: format!(
+                "搜图的人太多，请 {retry_after_s} 秒后再试 · too many picture searches right now: \
+                 try again in {retry_after_s} s"
+            ),
+            retry_after_s,
         }
     }
 }
@@ -206,6 +230,9 @@ fn with_status(e: SearchError) -> SearchError {
     if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(code) = http::StatusCode::from_u16(e.status_code()) {
             opts.set_status(code);
+        }
+        if let Some(s) = e.retry_after() {
+            opts.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(s));
         }
     }
     e

@@ -11,6 +11,11 @@ than 200, a transport error or a timeout counts as an error. The server's reside
 
 Prints one JSON line (`BENCH_JSON {...}`): per kind count, errors, p50/p99/max ms; overall
 requests/s; RSS at start, end, min and max.
+
+Fairness (issue 19): `--forwarded-for` gives every client its own address in
+X-Forwarded-For (the server must run with `--trust-forwarded-for`, as behind a proxy);
+`--abuser` adds one more client that posts pictures in a tight loop from its own address.
+Answers `429 Too Many Requests` are counted as `refused`, apart from errors.
 """
 import argparse
 import asyncio
@@ -62,6 +67,10 @@ async def main():
     ap.add_argument("--mix", default="text=0.6,thumb=0.3,image=0.1")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--forwarded-for", action="store_true",
+                    help="each client sends its own X-Forwarded-For address")
+    ap.add_argument("--abuser", action="store_true",
+                    help="one extra client posting pictures in a tight loop")
     args = ap.parse_args()
     mix = {k: float(v) for k, v in (kv.split("=") for kv in args.mix.split(","))}
     images = [open(p, "rb").read() for p in args.image]
@@ -80,6 +89,8 @@ async def main():
 
         lat = {k: [] for k in mix}
         errors = {k: 0 for k in mix}
+        refused = {k: 0 for k in mix}
+        abuse = {"ok": 0, "refused": 0, "errors": 0, "lat": []}
         error_samples = []
         rss = []
         kids = children(args.pid)
@@ -88,27 +99,37 @@ async def main():
         deadline = time.monotonic() + args.seconds
         kinds, weights = list(mix), list(mix.values())
 
-        async def one(kind):
-            if kind == "text":
-                return await c.get("/api/v1/search", params={"q": rng.choice(LINES), "k": 24})
-            if kind == "thumb":
-                return await c.get(f"/thumb/{rng.choice(ids)}", params={"w": rng.choice([240, 480])})
+        def new_picture():
             # A unique JPEG comment after SOI: a new picture to the server's content-hashed
             # query cache (same pixels, so the same decode + encode work every time).
             base = rng.choice(images)
             tag = f"shihua-load-{rng.random()}".encode()
-            img = base[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + base[2:]
-            return await c.post("/api/v1/search/image", data={"k": "24"},
-                                files={"image": ("q.jpg", img, "image/jpeg")})
+            return base[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + base[2:]
 
-        async def client():
+        async def one(kind, headers):
+            if kind == "text":
+                return await c.get("/api/v1/search", params={"q": rng.choice(LINES), "k": 24},
+                                   headers=headers)
+            if kind == "thumb":
+                return await c.get(f"/thumb/{rng.choice(ids)}", params={"w": rng.choice([240, 480])},
+                                   headers=headers)
+            return await c.post("/api/v1/search/image", data={"k": "24"}, headers=headers,
+                                files={"image": ("q.jpg", new_picture(), "image/jpeg")})
+
+        def address(i):
+            return {"x-forwarded-for": f"10.0.{i // 250}.{i % 250 + 1}"} if args.forwarded_for else {}
+
+        async def client(i):
+            headers = address(i)
             while time.monotonic() < deadline:
                 kind = rng.choices(kinds, weights)[0]
                 t = time.monotonic()
+                status = None
                 try:
-                    r = await one(kind)
-                    ok = r.status_code == 200
-                    if not ok and len(error_samples) < 5:
+                    r = await one(kind, headers)
+                    status = r.status_code
+                    ok = status == 200
+                    if not ok and status != 429 and len(error_samples) < 5:
                         error_samples.append(f"{kind}: HTTP {r.status_code} {r.text[:200]}")
                 except Exception as e:  # transport error or timeout
                     ok = False
@@ -117,8 +138,23 @@ async def main():
                 dt = (time.monotonic() - t) * 1000
                 if ok:
                     lat[kind].append(dt)
+                elif status == 429:
+                    refused[kind] += 1
                 else:
                     errors[kind] += 1
+
+        async def abuser():
+            headers = {"x-forwarded-for": "10.9.9.9"} if args.forwarded_for else {}
+            while time.monotonic() < deadline:
+                t = time.monotonic()
+                try:
+                    r = await c.post("/api/v1/search/image", data={"k": "24"}, headers=headers,
+                                     files={"image": ("q.jpg", new_picture(), "image/jpeg")})
+                    key = {200: "ok", 429: "refused"}.get(r.status_code, "errors")
+                except Exception:
+                    key = "errors"
+                abuse[key] += 1
+                abuse["lat"].append((time.monotonic() - t) * 1000)
 
         async def sampler():
             while time.monotonic() < deadline:
@@ -126,14 +162,16 @@ async def main():
                 await asyncio.sleep(1)
 
         t0 = time.monotonic()
-        await asyncio.gather(sampler(), *[client() for _ in range(args.clients)])
+        extra = [abuser()] if args.abuser else []
+        await asyncio.gather(sampler(), *extra, *[client(i) for i in range(args.clients)])
         wall = time.monotonic() - t0
         rss_end = rss_kb(args.pid)
         kids_end = sum(rss_kb(k) for k in kids)
 
     out = {"clients": args.clients, "seconds": wall, "mix": mix,
            "requests": sum(len(v) for v in lat.values()) + sum(errors.values()),
-           "errors": sum(errors.values()), "error_samples": error_samples,
+           "errors": sum(errors.values()), "refused": sum(refused.values()),
+           "error_samples": error_samples,
            "rss_start_mb": rss_start / 1024, "rss_end_mb": rss_end / 1024,
            "rss_min_mb": min(rss) / 1024 if rss else None,
            "rss_max_mb": max(rss) / 1024 if rss else None,
@@ -141,9 +179,12 @@ async def main():
            "kinds": {}}
     out["qps"] = out["requests"] / wall
     for k in mix:
-        out["kinds"][k] = {"ok": len(lat[k]), "errors": errors[k],
+        out["kinds"][k] = {"ok": len(lat[k]), "errors": errors[k], "refused": refused[k],
                            "p50_ms": pct(lat[k], 50), "p99_ms": pct(lat[k], 99),
                            "max_ms": max(lat[k]) if lat[k] else None}
+    if args.abuser:
+        out["abuser"] = {"ok": abuse["ok"], "refused": abuse["refused"], "errors": abuse["errors"],
+                         "p50_ms": pct(abuse["lat"], 50), "p99_ms": pct(abuse["lat"], 99)}
     print("BENCH_JSON " + json.dumps(out, ensure_ascii=False), flush=True)
 
 

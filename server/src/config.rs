@@ -166,4 +166,38 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes.
     #[arg(long, env = "SHIHUA_MAX_UPLOAD", default_value_t = 20 * 1024 * 1024)]
     pub max_upload: usize,
+
+    /// Show visitors absolute server paths of photos (default: relative to the indexed folder).
+    #[arg(long, env = "SHIHUA_SHOW_PATHS")]
+    pub show_paths: bool,
+
+    /// Picture searches that may wait for the model; more get 429 + Retry-After (docs/site.md).
+    #[arg(long, env = "SHIHUA_PICTURE_QUEUE", default_value_t = 8)]
+    pub picture_queue: usize,
+
+    /// Picture searches one client (IP address) may make per minute, after a burst.
+    #[arg(long, env = "SHIHUA_PICTURE_RATE", default_value_t = 30)]
+    pub picture_rate: u32,
+
+    /// Picture searches one client may make at once before the per-minute rate applies.
+    #[arg(long, env = "SHIHUA_PICTURE_BURST", default_value_t = 5)]
+    pub picture_burst: u32,
+
+    /// Behind a reverse proxy: the client is the last X-Forwarded-For address (only with a
+    /// proxy that sets it; otherwise clients could claim any address).
+    #[arg(long, env = "SHIHUA_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    /// Serve under this sub-path behind a reverse proxy (e.g. /shihua): every link, asset, API
+    /// and server-function URL carries it. The proxy passes paths on with the prefix.
+    #[arg(long, env = "SHIHUA_BASE_PATH", default_value = "")]
+    pub base_path: String,
+
+    /// The site's public address (e.g. https://example.org/shihua): share links use it.
+    #[arg(long, env = "SHIHUA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Also append the CSP violation reports browsers send to this file (they are logged).
+    #[arg(long, env = "SHIHUA_CSP_REPORT_LOG")]
+    pub csp_report_log: Option<PathBuf>,
 }

@@ -186,6 +186,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let opened = startup::open_store(&cfg, encoder.spec()).await?;
+            // The site shows paths relative to this folder (server/src/visible_path.rs).
+            if let Err(e) = server::visible_path::remember_folder(&cfg.data_dir, &dir) {
+                tracing::warn!("could not note {} as an indexed folder: {e}", dir.display());
+            }
             let mut opts = IndexOptions::new(dir);
             opts.batch_size = batch_size.max(1);
             opts.encode_batch = encode_batch

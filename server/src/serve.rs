@@ -9,10 +9,12 @@ use leptos::prelude::LeptosOptions;
 use tokio::sync::Mutex;
 
 use crate::config::{Common, ServeArgs};
-use crate::http::{self, media::ThumbCache, AppState};
+use crate::http::fairness::FairnessConfig;
+use crate::http::{self, media::ThumbCache, AppState, WebOptions};
 use crate::service::Shihua;
 use crate::startup;
 use crate::store::spawn_watchdog;
+use crate::visible_path::PathDisplay;
 
 pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     let encoder = startup::open_encoder(cfg, true)?;
@@ -36,7 +38,13 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     let shihua = Arc::new(
         Shihua::new(encoder, store, args.max_upload)
             .with_query_dir(queries.clone())
-            .with_context(|| format!("creating {}", queries.display()))?,
+            .with_context(|| format!("creating {}", queries.display()))?
+            .with_picture_queue(args.picture_queue)
+            .with_paths(if args.show_paths {
+                PathDisplay::absolute()
+            } else {
+                PathDisplay::relative(&cfg.data_dir)
+            }),
     );
     let leptos_options = LeptosOptions::builder()
         .output_name("shihua")
@@ -48,11 +56,31 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         ThumbCache::new(cfg.data_dir.join("thumbs"))
             .with_context(|| format!("creating {}", cfg.data_dir.join("thumbs").display()))?,
     );
-    let app = http::router(AppState {
-        leptos_options,
-        shihua,
-        thumbs,
-    });
+    let mut assets = http::assets::load(&args.site_root)?;
+    assets.base = app::assets::normalize_base(&args.base_path);
+    assets.public_url = args
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let site_base = assets.base.clone();
+    let web = WebOptions {
+        assets,
+        fairness: FairnessConfig {
+            per_minute: args.picture_rate,
+            burst: args.picture_burst,
+            trust_forwarded_for: args.trust_forwarded_for,
+        },
+        csp_report_log: args.csp_report_log.clone(),
+    };
+    let app = http::router_with(
+        AppState {
+            leptos_options,
+            shihua,
+            thumbs,
+        },
+        web,
+    );
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -62,9 +90,14 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
                 args.addr
             )
         })?;
-    tracing::info!("shihua serving on http://{}", args.addr);
-    println!("shihua: http://{}", args.addr);
-    let served = axum::serve(listener, app)
+    // The address actually bound (`--addr 127.0.0.1:0` picks a free port).
+    let addr = listener.local_addr().unwrap_or(args.addr);
+    tracing::info!("shihua serving on http://{addr}{site_base}");
+    println!("shihua: http://{addr}{site_base}");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await;
     if let Some(w) = watchdog {

@@ -10,7 +10,9 @@ use app::search::{too_large, Hit, Query, SearchError, SearchResults, SearchServi
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
+use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::query_images::QueryImages;
+use crate::visible_path::PathDisplay;
 use crate::store::{MilvusStore, StoreError, StoredHit};
 
 /// Longest query text accepted (characters); the model reads at most 52 tokens anyway.
@@ -29,6 +31,10 @@ pub struct Shihua {
     /// Text encodes waiting for the text tower wait here (async), not on its mutex in a
     /// blocking thread: a burst of queries does not pile up threads and their allocations.
     text_slots: tokio::sync::Semaphore,
+    /// Uploaded pictures waiting for a decode slot, bounded: past it, `Busy` (HTTP 429).
+    pictures: PictureQueue,
+    /// How result paths are shown (absolute here; `serve` shows them relative).
+    paths: PathDisplay,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -57,7 +63,21 @@ impl Shihua {
             queries,
             decode_slots: tokio::sync::Semaphore::new(decode_parallelism()),
             text_slots: tokio::sync::Semaphore::new(2),
+            pictures: PictureQueue::new(decode_parallelism(), DEFAULT_WAITING),
+            paths: PathDisplay::absolute(),
         }
+    }
+
+    /// At most `waiting` uploaded pictures wait for a slot; more are refused with `Busy`.
+    pub fn with_picture_queue(mut self, waiting: usize) -> Self {
+        self.pictures = PictureQueue::new(decode_parallelism(), waiting);
+        self
+    }
+
+    /// How result paths are shown to whoever asks (`serve`: relative to the indexed folder).
+    pub fn with_paths(mut self, paths: PathDisplay) -> Self {
+        self.paths = paths;
+        self
     }
 
     /// Keeps uploaded query pictures in `dir` too, so shared `/?img=` links outlive a restart.
@@ -127,7 +147,7 @@ impl Shihua {
     /// Top-k photos for a query vector.
     pub async fn search_vector(&self, v: &[f32], k: usize) -> Result<Vec<Hit>, SearchError> {
         match self.store.search(v, k).await {
-            Ok(hits) => Ok(hits.into_iter().map(to_hit).collect()),
+            Ok(hits) => Ok(hits.into_iter().map(|h| to_hit(h, &self.paths)).collect()),
             // A collection with no photos yet cannot be indexed or loaded: that is "nothing
             // found" (the page says how to add photos), not an outage.
             Err(e) => match self.store.count().await {
@@ -232,6 +252,7 @@ impl SearchService for Shihua {
         }
         let id = QueryImages::id_for(&bytes);
         if self.queries.vector(&id).is_none() {
+            let _slot = self.pictures.enter().await?;
             let (v, preview) = self
                 .embed_image_with_preview(bytes, Some(QUERY_PREVIEW_W))
                 .await?;
@@ -309,7 +330,7 @@ pub fn combine(parts: &[(Arc<Vec<f32>>, f32)]) -> Result<Vec<f32>, SearchError> 
     Ok(sum.into_iter().map(|x| x / norm).collect())
 }
 
-fn to_hit(h: StoredHit) -> Hit {
+fn to_hit(h: StoredHit, paths: &PathDisplay) -> Hit {
     let name = std::path::Path::new(&h.filepath)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -317,7 +338,7 @@ fn to_hit(h: StoredHit) -> Hit {
     let bytes = std::fs::metadata(&h.filepath).ok().map(|m| m.len());
     Hit {
         id: h.id.to_string(),
-        filepath: h.filepath,
+        filepath: paths.show(&h.filepath),
         name,
         score: h.score,
         bytes,

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::lightbox::Lightbox;
 use crate::components::query_summary::QuerySummary;
 use crate::components::states::EmptyState;
+use crate::assets::with_base;
 use crate::i18n::use_lang;
 use crate::search::{Hit, Query, SearchResults};
 use crate::url::href_with;
@@ -117,12 +118,12 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
     let lang = use_lang();
     let srcset = THUMB_WIDTHS
         .iter()
-        .map(|w| format!("/thumb/{}?w={w} {w}w", hit.id))
+        .map(|w| format!("{}?w={w} {w}w", with_base(&format!("/thumb/{}", hit.id))))
         .collect::<Vec<_>>()
         .join(", ");
-    let src = format!("/thumb/{}?w={}", hit.id, THUMB_WIDTHS[1]);
-    let full = format!("/image/{}", hit.id);
-    let like = format!("/?like={}", hit.id);
+    let src = with_base(&format!("/thumb/{}?w={}", hit.id, THUMB_WIDTHS[1]));
+    let full = with_base(&format!("/image/{}", hit.id));
+    let like = with_base(&format!("/?like={}", hit.id));
     // Plain clicks open the lightbox; modified clicks (new tab...) and no-script visitors
     // follow the link to the full image.
     let on_click = move |ev: web_sys::MouseEvent| {

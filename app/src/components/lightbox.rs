@@ -5,6 +5,7 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 
+use crate::assets::with_base;
 use crate::i18n::use_lang;
 use crate::search::Hit;
 
@@ -97,8 +98,8 @@ pub fn Lightbox(
         let i = selected.get()?;
         let hit = hits.with_value(|h| h.get(i).cloned())?;
         let t = lang.get().t();
-        let src = format!("/image/{}", hit.id);
-        let like = format!("/?like={}", hit.id);
+        let src = with_base(&format!("/image/{}", hit.id));
+        let like = with_base(&format!("/?like={}", hit.id));
         let size = hit.bytes.map(human_bytes);
         Some(view! {
             <div

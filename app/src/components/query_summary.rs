@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::assets::with_base;
 use crate::components::share::ShareButton;
 use crate::i18n::use_lang;
 use crate::query::describe;
@@ -15,7 +16,7 @@ pub fn QuerySummary(found: SearchResults, query: Query) -> impl IntoView {
     let picture = found.query_image.clone().map(|src| {
         view! {
             <figure class="query-preview" data-testid="query-preview">
-                <img src=src alt=move || lang.get().t().query_picture />
+                <img src=with_base(&src) alt=move || lang.get().t().query_picture />
                 <figcaption>
                     {move || {
                         let t = lang.get().t();

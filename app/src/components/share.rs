@@ -14,7 +14,7 @@ pub fn ShareButton() -> impl IntoView {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let Ok(url) = window.location().href() else {
+        let Some(url) = share_url(&window) else {
             return;
         };
         let navigator = window.navigator();
@@ -33,6 +33,22 @@ pub fn ShareButton() -> impl IntoView {
             {move || copied.get().then(|| lang.get().t().copied)}
         </span>
     }
+}
+
+/// The page's address to share: under `--public-url` when the server has one (the address
+/// the browser shows may be an internal one), else the browser's.
+fn share_url(window: &web_sys::Window) -> Option<String> {
+    let location = window.location();
+    let href = location.href().ok()?;
+    #[cfg(not(feature = "ssr"))]
+    if let Some(public) = crate::assets::root_attribute("data-public-url") {
+        let path = location.pathname().ok()?;
+        let base = crate::assets::base_path();
+        let rest = path.strip_prefix(base.as_str()).unwrap_or(&path);
+        let search = location.search().unwrap_or_default();
+        return Some(format!("{}{rest}{search}", public.trim_end_matches('/')));
+    }
+    Some(href)
 }
 
 /// Calls `navigator.share({url})` when the browser has it; false when it does not.

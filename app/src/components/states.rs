@@ -52,6 +52,19 @@ pub fn ErrorState(error: SearchError, retry: Option<Callback<()>>) -> impl IntoV
             </button>
         }
     });
+    // Too busy: a friendly word in the visitor's language, not the server's message.
+    if let Some(seconds) = error.retry_after() {
+        return view! {
+            <div class="error-box busy" role="alert" data-testid="busy">
+                <p class="error-title">{move || lang.get().t().busy_title}</p>
+                <p class="error" data-testid="search-error">
+                    {move || lang.get().busy_line(seconds)}
+                </p>
+                {button}
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <div class="error-box" role="alert">
             <p class="error-title">{move || lang.get().t().error_title}</p>
@@ -61,4 +74,5 @@ pub fn ErrorState(error: SearchError, retry: Option<Callback<()>>) -> impl IntoV
             {button}
         </div>
     }
+    .into_any()
 }

@@ -6,6 +6,7 @@
 use leptos::ev;
 use leptos::prelude::*;
 
+use crate::assets::with_base;
 use crate::i18n::use_lang;
 use crate::search::IMAGE_FIELD;
 
@@ -64,7 +65,7 @@ pub fn Upload(
             class="upload"
             class:dragging=move || dragging.get()
             method="post"
-            action="/upload"
+            action=with_base("/upload")
             enctype="multipart/form-data"
             data-testid="dropzone"
             on:dragover=on_dragover

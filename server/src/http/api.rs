@@ -15,7 +15,8 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use app::assets::SiteAssets;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -52,10 +53,11 @@ pub struct ApiResults {
     pub query_id: Option<String>,
 }
 
-impl From<SearchResults> for ApiResults {
-    fn from(r: SearchResults) -> Self {
+impl ApiResults {
+    /// The API's view of `r`, with picture URLs under the site's base path.
+    fn new(r: SearchResults, base: &str) -> Self {
         ApiResults {
-            results: r.hits.into_iter().map(api_hit).collect(),
+            results: r.hits.into_iter().map(|h| api_hit(h, base)).collect(),
             took_ms: r.took_ms,
             truncated: r.truncated,
             terms: r.terms,
@@ -64,10 +66,10 @@ impl From<SearchResults> for ApiResults {
     }
 }
 
-fn api_hit(h: Hit) -> ApiHit {
+fn api_hit(h: Hit, base: &str) -> ApiHit {
     ApiHit {
-        thumb: format!("/thumb/{}", h.id),
-        image: format!("/image/{}", h.id),
+        thumb: format!("{base}/thumb/{}", h.id),
+        image: format!("{base}/image/{}", h.id),
         id: h.id,
         filepath: h.filepath,
         score: h.score,
@@ -81,7 +83,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code =
             StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, Json(json!({"error": self.0.to_string()}))).into_response()
+        let mut res = (code, Json(json!({"error": self.0.to_string()}))).into_response();
+        if let Some(s) = self.0.retry_after() {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        res
     }
 }
 
@@ -115,6 +122,7 @@ pub struct SearchParams {
 
 async fn search(
     State(st): State<AppState>,
+    Extension(site): Extension<SiteAssets>,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<ApiResults>, ApiError> {
     let k = parse_k(p.k.as_deref())?;
@@ -131,11 +139,15 @@ async fn search(
         like: nonempty(p.like),
         w,
     };
-    Ok(Json(st.shihua.search(query, k).await?.into()))
+    Ok(Json(ApiResults::new(
+        st.shihua.search(query, k).await?,
+        &site.base,
+    )))
 }
 
 async fn search_image(
     State(st): State<AppState>,
+    Extension(site): Extension<SiteAssets>,
     mut form: Multipart,
 ) -> Result<Json<ApiResults>, ApiError> {
     let limit = st.shihua.max_upload_bytes();
@@ -172,7 +184,10 @@ async fn search_image(
             "send the picture as multipart field '{IMAGE_FIELD}'"
         )))
     })?;
-    Ok(Json(st.shihua.search_image(image, k).await?.into()))
+    Ok(Json(ApiResults::new(
+        st.shihua.search_image(image, k).await?,
+        &site.base,
+    )))
 }
 
 fn upload_error(status: StatusCode, text: String) -> ApiError {
@@ -194,6 +209,7 @@ pub struct KQuery {
 
 async fn similar(
     State(st): State<AppState>,
+    Extension(site): Extension<SiteAssets>,
     Path(id): Path<String>,
     Query(p): Query<KQuery>,
 ) -> Result<Json<ApiResults>, ApiError> {
@@ -204,7 +220,7 @@ async fn similar(
         .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
     let hits = st.shihua.similar(id, k).await?;
     Ok(Json(ApiResults {
-        results: hits.into_iter().map(api_hit).collect(),
+        results: hits.into_iter().map(|h| api_hit(h, &site.base)).collect(),
         took_ms: start.elapsed().as_millis() as u64,
         truncated: false,
         terms: Vec::new(),

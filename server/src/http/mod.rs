@@ -3,9 +3,14 @@
 //! the health check (`health.rs`).
 
 pub mod api;
+pub mod assets;
+pub mod base_path;
+pub mod busy;
+pub mod fairness;
 pub mod health;
 pub mod media;
 pub mod routes;
+pub mod security;
 pub mod upload_form;
 
-pub use routes::{router, AppState};
+pub use routes::{router, router_with, AppState, WebOptions};

@@ -1,0 +1,167 @@
+//! Per-client limits on picture searches (the expensive requests: a decode and an image-tower
+//! run each): every client (IP address) gets a burst of `burst` pictures, then one every
+//! `60 / per_minute` seconds (GCRA, the `governor` crate). Over the limit the answer is
+//! `429 Too Many Requests` with `Retry-After`, in the shape the caller reads: JSON for the
+//! API, the server function's error encoding for the page, a short page for the plain form.
+//!
+//! The client is the peer address of the connection; behind a reverse proxy every request
+//! comes from the proxy, so `--trust-forwarded-for` takes the last `X-Forwarded-For` entry
+//! (the address your proxy saw) instead. Never turn it on without a proxy in front: clients
+//! could then pick any address they like.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use app::search::SearchError;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// The limits, from `shihua serve` flags.
+#[derive(Clone, Copy, Debug)]
+pub struct FairnessConfig {
+    /// Picture searches a client may make per minute, sustained.
+    pub per_minute: u32,
+    /// How many it may make at once before the rate applies.
+    pub burst: u32,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for FairnessConfig {
+    fn default() -> Self {
+        FairnessConfig {
+            per_minute: 30,
+            burst: 5,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// The shared limiter.
+pub struct ClientLimits {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    trust_forwarded_for: bool,
+}
+
+impl ClientLimits {
+    pub fn new(cfg: FairnessConfig) -> Self {
+        let per_minute = NonZeroU32::new(cfg.per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(cfg.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        ClientLimits {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            trust_forwarded_for: cfg.trust_forwarded_for,
+        }
+    }
+
+    /// Ok, or the whole seconds until this client may post another picture.
+    pub fn check(&self, client: IpAddr) -> Result<(), u64> {
+        // Forget clients that have been quiet long enough to be back at a full burst.
+        if self.limiter.len() > 10_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&client).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.limiter.clock().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Who is asking: the peer address, or the last `X-Forwarded-For` entry when trusted.
+    pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+        if self.trust_forwarded_for {
+            let forwarded = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .next_back();
+            if let Some(ip) = forwarded {
+                return ip;
+            }
+        }
+        peer.map(|p| p.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+}
+
+/// The routes that take a picture to search with.
+pub fn is_picture_post(method: &Method, path: &str) -> bool {
+    method == Method::POST
+        && (path == "/upload"
+            || path == "/api/v1/search/image"
+            || path == <app::search::UploadQuery as server_fn::ServerFn>::PATH)
+}
+
+/// Middleware: picture posts over the client's limit are answered 429 here.
+pub async fn limit_pictures(
+    State(limits): State<Arc<ClientLimits>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if !is_picture_post(req.method(), &path) {
+        return next.run(req).await;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let client = limits.client(peer, req.headers());
+    match limits.check(client) {
+        Ok(()) => next.run(req).await,
+        Err(seconds) => {
+            tracing::info!("picture search limit: {client} must wait {seconds} s");
+            let base = req
+                .extensions()
+                .get::<app::assets::SiteAssets>()
+                .map(|a| a.base.clone())
+                .unwrap_or_default();
+            super::busy::respond(&path, SearchError::busy(seconds.max(1)), &base)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_rate() {
+        let limits = ClientLimits::new(FairnessConfig {
+            per_minute: 6,
+            burst: 2,
+            trust_forwarded_for: false,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(limits.check(a).is_ok());
+        assert!(limits.check(a).is_ok());
+        let wait = limits.check(a).unwrap_err();
+        assert!((1..=10).contains(&wait), "{wait}");
+        // Another client is not held up by the first.
+        assert!(limits.check(b).is_ok());
+    }
+
+    #[test]
+    fn forwarded_for_only_when_trusted() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 5.6.7.8".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let plain = ClientLimits::new(FairnessConfig::default());
+        assert_eq!(plain.client(Some(peer), &headers), peer.ip());
+        let trusting = ClientLimits::new(FairnessConfig {
+            trust_forwarded_for: true,
+            ..FairnessConfig::default()
+        });
+        assert_eq!(
+            trusting.client(Some(peer), &headers),
+            "5.6.7.8".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(trusting.client(Some(peer), &HeaderMap::new()), peer.ip());
+    }
+}
