@@ -55,6 +55,7 @@ def log(msg):
 def run(cmd, env=None, check=True):
     """Run a command, echo it, return (stdout, seconds)."""
     log("$ " + shlex.join(cmd))
+    LAST_CHOICE[0] = ""
     env = {**(env or os.environ), **DEVICE_ENV}
     t = time.time()
     p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
