@@ -25,6 +25,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -43,6 +44,8 @@ COLLECTION = "bench_index"
 ORT_GPU = os.path.join(ROOT, ".venv-bench", "ort-gpu")
 # Extra environment of every command (set by cuda_env() for --device cuda).
 DEVICE_ENV = {}
+# The last "model <id> <variant>: <why>; <weights>" line shihua logged.
+LAST_CHOICE = [""]
 
 
 def log(msg):
@@ -52,11 +55,16 @@ def log(msg):
 def run(cmd, env=None, check=True):
     """Run a command, echo it, return (stdout, seconds)."""
     log("$ " + shlex.join(cmd))
+    LAST_CHOICE[0] = ""
     env = {**(env or os.environ), **DEVICE_ENV}
     t = time.time()
     p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True)
     dt = time.time() - t
+    # shihua logs which weights it chose (server::startup at info level).
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", p.stderr or "").splitlines():
+        if "server::startup: model " in line:
+            LAST_CHOICE[0] = line.split("server::startup: ", 1)[1].strip()
     if check and p.returncode != 0:
         sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
         raise SystemExit(f"command failed ({p.returncode}): {shlex.join(cmd)}")
@@ -99,7 +107,23 @@ def machine():
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) // (1024 * 1024)
-    return f"{model}, {os.cpu_count()} cores, {mem} GiB"
+    return f"{model}, {os.cpu_count()} cores, {mem} GiB; int8 flags: {cpu_flags()}"
+
+
+def cpu_flags():
+    """The CPU flags that decide int8 speed (VNNI/AMX: signed int8 weights run fastest)."""
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    want = ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
+    return " ".join(x for x in want if x in flags) or "none of avx2/avx512/vnni/amx"
+
+
+def has_vnni():
+    return any(f in cpu_flags().split() for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def commit():
@@ -185,15 +209,21 @@ def shihua_env():
     return env
 
 
-def shihua_index(photos, variant, device, tag, extra=(), index_args=()):
+def shihua_index(photos, variant, device, tag, extra=(), index_args=(), env_extra=None):
+    """`shihua index` with `--variant variant` (None: the default, auto); env_extra e.g.
+    SHIHUA_CPU_FEATURES=none forces the uint8 int8 weights on a VNNI CPU."""
     db = os.path.join(TMP, f"index-{tag}.db")
     for f in glob.glob(db + "*") + glob.glob(os.path.join(TMP, f".index-{tag}.db.lock")):
         os.remove(f)
-    cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", device,
+    var = ["--variant", variant] if variant else []
+    cmd = [SHIHUA, "--model", MODEL, *var, "--device", device,
            "--milvus-uri", db, "--collection", COLLECTION,
            "--data-dir", os.path.join(TMP, "data"), *extra, "index", photos, "--recreate",
            *index_args]
-    out, wall = run(cmd, env=shihua_env())
+    env = {**shihua_env(), "RUST_LOG": "warn,server::startup=info", **(env_extra or {})}
+    out, wall = run(cmd, env=env)
+    if env_extra:
+        cmd = [f"{k}={v}" for k, v in env_extra.items()] + cmd
     rate = None
     indexed = None
     wall_s = None
@@ -209,7 +239,7 @@ def shihua_index(photos, variant, device, tag, extra=(), index_args=()):
     if indexed and wall_s:
         rate = indexed / wall_s  # more digits than the printed rate
     return {"images_per_s": rate, "indexed": indexed, "process_wall_s": wall,
-            "cmd": shlex.join(cmd), "db": db, "spent": spent}
+            "cmd": shlex.join(cmd), "db": db, "spent": spent, "choice": LAST_CHOICE[0]}
 
 
 def bench_index(rep, args):
@@ -226,22 +256,37 @@ def bench_index(rep, args):
     ref = json_lines(out)[-1]
     cmds.append(ref_cmd)
 
+    # The signed-weight copies (what --variant int8 loads on a VNNI CPU) are made by shihua at
+    # first load: make them now, outside every timed run, so the ceiling can time them too.
+    vnni = has_vnni() and args.device == "cpu"
+    if vnni:
+        run([SHIHUA, "--model", MODEL, "--variant", "int8", "--device", args.device,
+             "embed", "--text", "夕阳西下"], env={**shihua_env(), "RUST_LOG": "warn"})
+    variants = "fp32,int8" + (",int8.s8" if vnni else "")
+
     # The ceiling runs at shihua's default encode batch for the device (ingest.rs).
     batch = "16" if args.device == "cpu" else "32"
     ceil_cmd = [PY, "bench/index/ort_ceiling.py", "--photos", photos, "--model-dir", model_dir,
-                "--variants", "fp32,int8", "--batch", batch, "--device", args.device,
+                "--variants", variants, "--batch", batch, "--device", args.device,
                 "--profile", "3"]
     out, _ = run(ceil_cmd)
     ceil = json_lines(out)
     cmds.append(ceil_cmd)
     c32 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "fp32")
     c8 = next(r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "int8")
-    cos = next((r for r in ceil if r["what"] == "variant_cosine"), None)
+    cs8 = next((r for r in ceil if r["what"] == "ort_ceiling" and r["variant"] == "int8.s8"),
+               None)
+    cosines = [r for r in ceil if r["what"] == "variant_cosine"]
     profiles = [r for r in ceil if r["what"] == "ort_profile"]
 
     s32 = shihua_index(photos, "fp32", args.device, "fp32")
-    s8 = shihua_index(photos, "int8", args.device, "int8")
-    cmds += [s32["cmd"].split(" "), s8["cmd"].split(" ")]
+    # uint8 int8 weights: on a VNNI CPU only with the detection forced off.
+    s8u = shihua_index(photos, "int8", args.device, "int8",
+                       env_extra={"SHIHUA_CPU_FEATURES": "none"} if vnni else None)
+    s8s = shihua_index(photos, "int8", args.device, "int8s8") if vnni else None
+    sdef = shihua_index(photos, None, args.device, "default")
+    runs = [s32, s8u] + ([s8s] if s8s else []) + [sdef]
+    cmds += [r["cmd"].split(" ") for r in runs]
 
     a = ref["images_per_s"]
     rows = [
@@ -251,16 +296,29 @@ def bench_index(rep, args):
          f"{ref['torch_vs_onnx_cosine']:.6f}"],
         [f"b) raw ORT, image graph fp32, batch {batch} (ceiling)", fmt(c32["images_per_s"], 2),
          fmt(c32["images_per_s"] / a, 2), "1.00", "preprocessing done before the clock"],
-        [f"b) raw ORT, image graph int8, batch {batch} (ceiling)", fmt(c8["images_per_s"], 2),
-         fmt(c8["images_per_s"] / a, 2), "1.00", ""],
-        ["c) `shihua index` fp32 end to end", fmt(s32["images_per_s"], 2),
-         fmt(s32["images_per_s"] / a, 2), fmt(s32["images_per_s"] / c32["images_per_s"], 2),
-         f"{s32['indexed']} indexed; process wall {s32['process_wall_s']:.1f} s incl. model load;"
-         f" {s32['spent']}"],
-        ["c) `shihua index` int8 end to end", fmt(s8["images_per_s"], 2),
-         fmt(s8["images_per_s"] / a, 2), fmt(s8["images_per_s"] / c8["images_per_s"], 2),
-         f"{s8['indexed']} indexed; process wall {s8['process_wall_s']:.1f} s; {s8['spent']}"],
+        [f"b) raw ORT, image graph int8 uint8 weights, batch {batch} (ceiling)",
+         fmt(c8["images_per_s"], 2), fmt(c8["images_per_s"] / a, 2), "1.00", ""],
     ]
+    if cs8:
+        rows.append([f"b) raw ORT, image graph int8 signed (s8) weights, batch {batch} (ceiling)",
+                     fmt(cs8["images_per_s"], 2), fmt(cs8["images_per_s"] / a, 2), "1.00",
+                     "image.int8.s8.onnx, re-encoded by shihua"])
+    cref = {"fp32": c32, "int8": c8, "int8s8": cs8 or c8}
+    for label, r, ceiling in [
+        ("c) `shihua index --variant fp32` end to end", s32, c32),
+        ("c) `shihua index --variant int8`, uint8 weights"
+         + (" (SHIHUA_CPU_FEATURES=none)" if vnni else ""), s8u, c8),
+        ("c) `shihua index --variant int8`, signed weights (VNNI)", s8s, cs8),
+        ("c) `shihua index` default (`--variant auto`)", sdef,
+         cref["int8s8" if "int8 (s8)" in sdef["choice"] else
+              ("int8" if " int8:" in sdef["choice"] else "fp32")]),
+    ]:
+        if r is None:
+            continue
+        rows.append([label, fmt(r["images_per_s"], 2), fmt(r["images_per_s"] / a, 2),
+                     fmt(r["images_per_s"] / ceiling["images_per_s"], 2),
+                     f"{r['indexed']} indexed; process wall {r['process_wall_s']:.1f} s incl. "
+                     f"model load; {r['spent']}; chose: {r['choice'] or '?'}"])
     if args.levers:
         for label, variant, extra, batch_args in [
             ("lever: `shihua index` fp32, --encode-batch 1", "fp32", (), ["--encode-batch", "1"]),
@@ -287,6 +345,14 @@ def bench_index(rep, args):
                              f"{r['threads'] or 'all'} thread(s), 48 photos",
                              fmt(r["images_per_s"], 2), fmt(r["images_per_s"] / a, 2), "–", ""])
     rep.emit(rep.table(["run", "images/s", "÷ a", "÷ b (same variant)", "notes"], rows))
+    d = sdef["images_per_s"] / a
+    f = s32["images_per_s"] / c32["images_per_s"]
+    rep.emit("Targets (issue 15):\n\n" + rep.table(["target", "measured", "met?"], [
+        ["`shihua index` default variant ≥ 3× the reference loop", f"{d:.2f}×",
+         "yes" if d >= 3 else "**no**"],
+        ["`shihua index` fp32 ≥ 95 % of the fp32 ORT ceiling", f"{100 * f:.0f} %",
+         "yes" if f >= 0.95 else "**no**"],
+    ]))
     for p in profiles:
         rep.emit(f"Where the image graph's time goes, {p['variant']} (ONNX Runtime profiler, "
                  f"batch {p['batch']}, {p['runs']} batches; wall {p['ms_per_image_wall']:.1f} "
@@ -299,13 +365,13 @@ def bench_index(rep, args):
                            f"{100 * sum(r[1] for r in rest):.1f} %",
                            f"{sum(r[2] for r in rest):.1f}"])
         rep.emit(rep.table(["operator", "share of kernel time", "ms per image"], rows_p))
-    if cos:
-        rep.emit(f"int8 vs fp32 embeddings of the same {cos['images']} photos (batch "
-                 f"{cos['batch']}): min cosine {cos['min']:.5f}, mean {cos['mean']:.5f}\n")
+    for cos in cosines:
+        rep.emit(f"{cos['variant']} vs {cos['vs']} embeddings of the same {cos['images']} photos "
+                 f"(batch {cos['batch']}): min cosine {cos['min']:.7f}, mean {cos['mean']:.7f}\n")
     rep.emit(f"load average at end: {loadavg()}\n\nCommands:\n\n```sh\n"
              + "\n".join(shlex.join([os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
                                      for c in cmd]) for cmd in cmds) + "\n```\n")
-    return s32["db"]
+    return sdef["db"]
 
 
 # ----------------------------------------------------------------------------- serve
@@ -314,7 +380,8 @@ class Server:
     def __init__(self, db, variant, device, port, extra=(), serve_extra=()):
         self.data = os.path.join(TMP, f"serve-data-{port}")
         shutil.rmtree(self.data, ignore_errors=True)
-        self.cmd = [SHIHUA, "--model", MODEL, "--variant", variant, "--device", device,
+        var = ["--variant", variant] if variant else []
+        self.cmd = [SHIHUA, "--model", MODEL, *var, "--device", device,
                     "--milvus-uri", db, "--collection", COLLECTION, "--data-dir", self.data,
                     *extra, "serve", "--addr", f"127.0.0.1:{port}", *serve_extra]
         self.url = f"http://127.0.0.1:{port}"
@@ -336,6 +403,9 @@ class Server:
                 raise SystemExit("shihua serve did not answer /healthz in 600 s")
             time.sleep(0.5)
         self.start_s = time.time() - t
+        with urllib.request.urlopen(self.url + "/healthz", timeout=5) as r:
+            h = json.loads(r.read())
+        self.choice = f"{h.get('variant')}: {h.get('kernel', '?')}"
 
     def rss_mb(self):
         return rss_mb(self.proc.pid)
@@ -388,7 +458,8 @@ def top_up(url, n):
 
 
 def ensure_rows(src_db, rows):
-    db = os.path.join(TMP, f"q{rows}.db")
+    tag = os.path.basename(src_db).removesuffix(".db").removeprefix("index-")
+    db = os.path.join(TMP, f"q{rows}-{tag}.db")
     marker = db + f".{rows}.done"
     if not (os.path.exists(db) and os.path.exists(marker)):
         for f in glob.glob(db + "*"):
@@ -400,7 +471,17 @@ def ensure_rows(src_db, rows):
     return db
 
 
-def bench_query(rep, args, src_db):
+def source_db(args, tag):
+    """The indexed 200 photos for `tag` (fp32: --variant fp32; default: --variant auto),
+    indexing them when an earlier index part did not."""
+    db = os.path.join(TMP, f"index-{tag}.db")
+    if not os.path.exists(db):
+        photos, _ = prepare_photos(args.photos, args.photo_source)
+        db = shihua_index(photos, "fp32" if tag == "fp32" else None, args.device, tag)["db"]
+    return db
+
+
+def bench_query(rep, args):
     image = query_jpeg()
     rep.emit(rep.header(f"Query latency through HTTP ({args.device})"))
     rep.emit(f"- wrk 4.1.0, {args.seconds} s per run, timeout 60 s; text queries are poem "
@@ -413,13 +494,17 @@ def bench_query(rep, args, src_db):
              f"- rows: {COLLECTION} = 200 real photos + synthetic random unit vectors; Milvus "
              "Lite 2.5.1 embedded (IVF_FLAT COSINE nlist 512; Lite searches exhaustively)\n")
     rows, mem, cmds = [], [], []
+    targets = {}
     port = 3900
     sizes = [int(x) for x in args.rows.split(",")]
-    plan = [("fp32", n) for n in sizes] + [("int8", sizes[0])]
+    # fp32 at every size, then the default (auto) on a collection it indexed itself (auto
+    # follows an existing collection's variant).
+    plan = [("fp32", n) for n in sizes] + [(None, sizes[0])]
     for variant, n in plan:
-        db = ensure_rows(src_db, n)
+        db = ensure_rows(source_db(args, variant or "default"), n)
         port += 1
         srv = Server(db, variant, args.device, port)
+        variant = variant or f"default ({srv.choice})"
         rss0, mrss0 = srv.rss_mb(), srv.milvus_rss_mb()
         cmds.append(srv.cmd)
         total = 0
@@ -433,6 +518,8 @@ def bench_query(rep, args, src_db):
                 ("picture 1 MP, same upload (cached)", "bench/query/image.lua", {"BENCH_IMAGE": image, "BENCH_IMAGE_MODE": "hit"}, 1),
             ]:
                 r = wrk(srv.url, script, conns, args.seconds, env_extra)
+                if variant.startswith("default") and conns == 1 and "new" in label:
+                    targets[label] = r["p50_ms"]
                 total += r["requests"]
                 rows.append([variant, f"{n:,}", label, conns, fmt(r["p50_ms"]), fmt(r["p99_ms"]),
                              fmt(r["qps"], 2), r["requests"], r["errors"]])
@@ -440,6 +527,8 @@ def bench_query(rep, args, src_db):
             if total < 1000:
                 top_up(srv.url, 1000 - total)
                 total = 1000
+            if variant.startswith("default"):
+                targets["rss"] = max(rss0 or 0, srv.rss_mb() or 0)
             if n == sizes[0]:
                 mem.append([variant, f"{n:,}", fmt(srv.start_s), fmt(rss0, 0),
                             fmt(srv.rss_mb(), 0), total, fmt(mrss0, 0),
@@ -453,14 +542,26 @@ def bench_query(rep, args, src_db):
     rep.emit(rep.table(["variant", "rows", "start-up s", "RSS after start MB",
                         "RSS after queries MB", "queries", "Milvus Lite RSS start MB",
                         "Milvus Lite RSS end MB"], mem))
+    pic = targets.get("picture 1 MP, new upload")
+    txt = targets.get("text, new text")
+    rss = targets.get("rss")
+    rep.emit(f"Targets (issue 15; default variant, {sizes[0]:,} rows, concurrency 1):\n\n"
+             + rep.table(["target", "measured", "met?"], [
+                 ["picture query (1 MP JPEG, new upload) p50 ≤ 150 ms", fmt(pic) + " ms",
+                  "–" if pic is None else ("yes" if pic <= 150 else "**no**")],
+                 ["text query (new text) p50 ≤ 20 ms", fmt(txt) + " ms",
+                  "–" if txt is None else ("yes" if txt <= 20 else "**no**")],
+                 ["server RSS ≤ 1.2 GB", fmt(rss, 0) + " MB",
+                  "–" if rss is None else ("yes" if rss <= 1200 else "**no**")],
+             ]))
     rep.emit(f"load average at end: {loadavg()}\n\nCommands:\n\n```sh\n"
              + "\n".join(c if isinstance(c, str) else shlex.join(c) for c in cmds) + "\n```\n")
 
 
-def bench_load(rep, args, src_db):
+def bench_load(rep, args):
     image = query_jpeg()
     other = sorted(glob.glob(os.path.join(ROOT, "demo", "photos", "*.jpg")))[-1]
-    db = ensure_rows(src_db, 10000)
+    db = ensure_rows(source_db(args, "fp32"), 10000)
     rep.emit(rep.header(f"Mixed load: {args.clients} clients for {args.load_seconds} s "
                         f"({args.device})"))
     # Every client has its own address (X-Forwarded-For, trusted as behind a proxy), so the
@@ -583,18 +684,14 @@ def main():
     if not os.path.exists(os.path.join(ROOT, "models", MODEL, "image.int8.onnx")):
         raise SystemExit(f"models/{MODEL} is missing: run bench/setup.sh (it exports it)")
     rep = Report([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
-    src_db = os.path.join(TMP, "index-fp32.db")
     if "index" in args.parts:
-        src_db = bench_index(rep, args)
+        bench_index(rep, args)
         for f in glob.glob(os.path.join(TMP, "q*.db*")):  # made from the previous index
             os.remove(f)
-    if ("query" in args.parts or "load" in args.parts) and not os.path.exists(src_db):
-        photos, _ = prepare_photos(args.photos, args.photo_source)
-        src_db = shihua_index(photos, "fp32", args.device, "fp32")["db"]
     if "query" in args.parts:
-        bench_query(rep, args, src_db)
+        bench_query(rep, args)
     if "load" in args.parts:
-        bench_load(rep, args, src_db)
+        bench_load(rep, args)
     log(f"results appended to {os.path.relpath(rep.path, ROOT)}")
 
 

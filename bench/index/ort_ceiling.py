@@ -90,6 +90,13 @@ def main():
         print(json.dumps({"what": "variant_cosine", "variant": variant, "vs": "fp32",
                           "batch": batch, "images": len(cos), "min": float(cos.min()),
                           "mean": float(cos.mean())}), flush=True)
+        # Signed int8 weights (shihua's int8.s8 copy) against the uint8 graph they came from.
+        u8 = outs.get(("int8", batch, threads)) if variant == "int8.s8" else None
+        if u8 is not None:
+            cos = (v * u8).sum(axis=1)
+            print(json.dumps({"what": "variant_cosine", "variant": variant, "vs": "int8",
+                              "batch": batch, "images": len(cos), "min": float(cos.min()),
+                              "mean": float(cos.mean())}), flush=True)
 
 
 def profile(path, variant, x, batch, runs, providers):

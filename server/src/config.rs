@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::clip::{Device, Variant};
+use crate::clip::{Device, VariantChoice};
 
 /// Settings shared by every subcommand.
 #[derive(Args, Clone, Debug)]
@@ -56,12 +56,14 @@ pub struct Common {
     #[arg(long, env = "SHIHUA_THREADS", default_value_t = 0, global = true)]
     pub threads: usize,
 
-    /// Which weights: fp32 (image.onnx, text.onnx) or int8 (image.int8.onnx, text.int8.onnx,
-    /// dynamically quantised: faster on CPUs, embeddings close to but not equal to fp32).
-    /// Give it before the subcommand (`shihua --variant int8 serve`) or as SHIHUA_VARIANT: not
-    /// global, because `models fetch` has its own `--variant` (which file to download).
-    #[arg(long, env = "SHIHUA_VARIANT", value_enum, default_value_t = Variant::Fp32)]
-    pub variant: Variant,
+    /// Which weights: auto (default: int8 on a CPU with VNNI/AMX when the int8 graphs are
+    /// installed, else fp32; an existing collection's variant first), fp32 (image.onnx,
+    /// text.onnx) or int8 (image.int8.onnx, text.int8.onnx: dynamically quantised, faster on
+    /// CPUs, embeddings close to fp32). docs/speed.md explains. Give it before the subcommand
+    /// (`shihua --variant int8 serve`) or as SHIHUA_VARIANT: not global, because `models
+    /// fetch` has its own `--variant` (which file to download).
+    #[arg(long, env = "SHIHUA_VARIANT", value_enum, default_value_t = VariantChoice::Auto)]
+    pub variant: VariantChoice,
 
     /// Text embeddings kept in an LRU cache (popular poem lines repeat); 0 turns it off.
     #[arg(long, env = "SHIHUA_TEXT_CACHE", default_value_t = 256, global = true)]

@@ -184,8 +184,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             hidden,
             prune,
         } => {
-            let encoder = startup::open_encoder(&cfg, false)?;
-            let opened = startup::open_store(&cfg, encoder.spec()).await?;
+            // --variant auto follows the rows already there, unless they are about to go.
+            let (opened, encoder) = if recreate {
+                let encoder = startup::open_encoder(&cfg, false)?;
+                (startup::open_store(&cfg, encoder.spec()).await?, encoder)
+            } else {
+                startup::open_store_and_encoder(&cfg, false).await?
+            };
             // The site shows paths relative to this folder (server/src/visible_path.rs).
             if let Err(e) = server::visible_path::remember_folder(&cfg.data_dir, &dir) {
                 tracing::warn!("could not note {} as an indexed folder: {e}", dir.display());
@@ -212,8 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             k,
             json,
         } => {
-            let encoder = startup::open_encoder(&cfg, false)?;
-            let opened = startup::open_store(&cfg, encoder.spec()).await?;
+            let (opened, encoder) = startup::open_store_and_encoder(&cfg, false).await?;
             opened.store.ensure_collection(false).await?;
             opened.store.load().await?;
             let svc = Shihua::new(encoder, opened.store.clone(), usize::MAX);
@@ -273,6 +277,7 @@ async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
     match action {
         ModelsCmd::List => {
             print!("{}", fetch::format_statuses(&manifest, &cfg.model_dir));
+            print!("{}", startup::describe_choice(cfg)?);
             Ok(())
         }
         ModelsCmd::Fetch {
@@ -282,6 +287,8 @@ async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
             force,
             source,
         } => {
+            // Where int8 pays (a CPU with VNNI/AMX), the default fetch brings it too.
+            let also_int8 = variant.is_none() && startup::int8_pays_here(cfg, &spec);
             let opts = FetchOptions {
                 variant,
                 base_url,
@@ -291,10 +298,27 @@ async fn models(cfg: &Common, action: ModelsCmd) -> anyhow::Result<()> {
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 ..FetchOptions::new(&cfg.model_dir)
             };
-            let report =
-                tokio::task::spawn_blocking(move || fetch::fetch_model(&manifest, &spec, &opts))
-                    .await??;
-            println!("{report}");
+            let report = tokio::task::spawn_blocking(move || {
+                let report = fetch::fetch_model(&manifest, &spec, &opts)?;
+                let int8 = also_int8.then(|| {
+                    let opts = FetchOptions {
+                        variant: Some("int8".into()),
+                        ..opts
+                    };
+                    fetch::fetch_model(&manifest, &spec, &opts)
+                });
+                Ok::<_, fetch::FetchError>((report, int8))
+            })
+            .await??;
+            println!("{}", report.0);
+            match report.1 {
+                Some(Ok(int8)) => println!("{int8}"),
+                Some(Err(e)) => eprintln!(
+                    "note: the int8 graphs (faster on this CPU, used by --variant auto) were \
+                     not fetched: {e}"
+                ),
+                None => {}
+            }
             Ok(())
         }
     }

@@ -17,14 +17,14 @@ use crate::store::spawn_watchdog;
 use crate::visible_path::PathDisplay;
 
 pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
-    let encoder = startup::open_encoder(cfg, true)?;
-    let spec = encoder.spec().clone();
-    if spec.fixture {
+    // The store first: with --variant auto the collection's rows decide the variant.
+    let (opened, encoder) = startup::open_store_and_encoder(cfg, true).await?;
+    if encoder.spec().fixture {
         tracing::warn!(
             "running on the FIXTURE model (random weights): search results are not meaningful"
         );
     }
-    let startup::OpenStore { store, embedded } = startup::open_store(cfg, &spec).await?;
+    let startup::OpenStore { store, embedded } = opened;
     let embedded = embedded.map(|e| Arc::new(Mutex::new(e)));
     let watchdog = embedded
         .as_ref()

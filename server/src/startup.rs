@@ -6,7 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::clip::{self, ClipEncoder, EncoderOptions, Manifest, ModelSpec};
+use crate::clip::cpu_features::{self, CpuInt8};
+use crate::clip::variant_choice::{self, VariantChoice};
+use crate::clip::{
+    self, int8_signed, ClipEncoder, Device, EncoderOptions, Manifest, ModelFiles, ModelSpec,
+    Variant,
+};
 use crate::config::{Common, IndexChoice};
 use crate::store::{self, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 
@@ -55,40 +60,214 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
         modelscope: clip::fetch::modelscope_from_env(),
         ..clip::fetch::FetchOptions::new(&cfg.model_dir)
     };
-    match clip::fetch::ensure_model(manifest, spec, cfg.variant, &opts) {
-        Ok(Some(report)) => {
-            eprintln!("{report}");
-            Ok(())
+    // `--variant auto` needs the float graphs (fidelity, and the fallback everywhere) and,
+    // where int8 pays (a CPU with VNNI/AMX), the int8 ones too: those are a bonus, not a must.
+    let slot = match cfg.variant {
+        VariantChoice::Int8 => Variant::Int8,
+        VariantChoice::Fp32 | VariantChoice::Auto => Variant::Fp32,
+    };
+    match clip::fetch::ensure_model(manifest, spec, slot, &opts) {
+        Ok(Some(report)) => eprintln!("{report}"),
+        Ok(None) => {}
+        Err(source) => {
+            return Err(ModelUnavailable {
+                id: spec.id.clone(),
+                what: source.what_failed(),
+                dir: cfg.model_dir.join(&spec.id).display().to_string(),
+                source,
+            }
+            .into())
         }
-        Ok(None) => Ok(()),
-        Err(source) => Err(ModelUnavailable {
-            id: spec.id.clone(),
-            what: source.what_failed(),
-            dir: cfg.model_dir.join(&spec.id).display().to_string(),
-            source,
-        }
-        .into()),
     }
+    if cfg.variant == VariantChoice::Auto && int8_pays_here(cfg, spec) {
+        match clip::fetch::ensure_model(manifest, spec, Variant::Int8, &opts) {
+            Ok(Some(report)) => eprintln!("{report}"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("int8 graphs of {} not installed ({e}); fp32 runs", spec.id),
+        }
+    }
+    Ok(())
 }
 
-/// Load ONNX Runtime and both towers of the chosen model (fetching them first with
-/// `--fetch-missing`).
-pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncoder>> {
+/// The graphs to load and why: `--variant` resolved (`clip::variant_choice`), and for int8 on
+/// a CPU with VNNI/AMX the signed-weight copies (`clip::int8_signed`, made at first use).
+#[derive(Clone, Debug)]
+pub struct ChosenGraphs {
+    pub files: ModelFiles,
+    pub variant: Variant,
+    /// Why this variant.
+    pub why: String,
+    /// Which weights run (`fp32`, `int8 (s8) weights: …`, `uint8 weights: …`).
+    pub kernel: String,
+}
+
+/// Decide which graphs of `spec` to load. `collection` is the variant of the rows already
+/// stored (see [`collection_variant`]).
+pub fn choose_graphs(
+    manifest: &Manifest,
+    spec: &ModelSpec,
+    model_dir: &Path,
+    choice: VariantChoice,
+    cpu: &CpuInt8,
+    gpu: bool,
+    collection: Option<Variant>,
+) -> Result<ChosenGraphs, clip::ClipError> {
+    let int8_installed = manifest
+        .files_variant(spec, model_dir, Variant::Int8)
+        .is_ok();
+    let decision = variant_choice::decide(
+        choice,
+        &variant_choice::Facts {
+            cpu,
+            gpu,
+            int8_installed,
+            collection,
+        },
+    );
+    let mut files = manifest.files_variant(spec, model_dir, decision.variant)?;
+    let kernel = match decision.variant {
+        Variant::Fp32 => "fp32".to_string(),
+        Variant::Int8 => {
+            let w = variant_choice::int8_weights(cpu, gpu);
+            if w.signed {
+                match (
+                    int8_signed::ensure_signed(&files.image),
+                    int8_signed::ensure_signed(&files.text),
+                ) {
+                    (Ok(image), Ok(text)) => {
+                        files.image = image.path;
+                        files.text = text.path;
+                        format!(
+                            "{} ({} + {} MatMul weights re-encoded from uint8, cached as *.s8.onnx)",
+                            w.why, image.report.nodes, text.report.nodes
+                        )
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!("keeping the uint8 int8 weights: {e}");
+                        format!("uint8 weights: re-encoding to int8 failed ({e})")
+                    }
+                }
+            } else {
+                w.why
+            }
+        }
+    };
+    Ok(ChosenGraphs {
+        files,
+        variant: decision.variant,
+        why: decision.why,
+        kernel,
+    })
+}
+
+/// For `shihua models list`: what `--variant` picks for the chosen model on this machine,
+/// and which int8 weights would run (without loading or converting anything).
+pub fn describe_choice(cfg: &Common) -> anyhow::Result<String> {
     let (manifest, spec) = model_spec(cfg)?;
     fetch_if_missing(cfg, &manifest, &spec)?;
-    let files = manifest.files_variant(&spec, &cfg.model_dir, cfg.variant)?;
+    let cpu = cpu_features::detect().map_err(anyhow::Error::msg)?;
+    let gpu = cfg.device == Device::Cuda;
+    let int8 = manifest.files_variant(&spec, &cfg.model_dir, Variant::Int8);
+    let d = variant_choice::decide(
+        cfg.variant,
+        &variant_choice::Facts {
+            cpu: &cpu,
+            gpu,
+            int8_installed: int8.is_ok(),
+            collection: None,
+        },
+    );
+    let w = variant_choice::int8_weights(&cpu, gpu);
+    let cached = match &int8 {
+        Ok(f) if w.signed => {
+            if int8_signed::signed_path(&f.image).is_file() {
+                " (re-encoded copies cached)"
+            } else {
+                " (re-encoded at first load)"
+            }
+        }
+        _ => "",
+    };
+    Ok(format!(
+        "this machine: CPU {}\n  --variant {} for {}: {} ({}; an existing collection's \
+         variant comes first)\n  int8 runs with {}{cached}\n",
+        cpu.describe(),
+        cfg.variant,
+        spec.id,
+        d.variant,
+        d.why,
+        w.why
+    ))
+}
+
+/// Whether `shihua models fetch` (no `--variant`) should also fetch the int8 graphs: the CPU
+/// has VNNI/AMX, `--variant` is auto, the model's source has an int8 download and they are
+/// not installed yet.
+pub fn int8_pays_here(cfg: &Common, spec: &ModelSpec) -> bool {
+    let has_int8 = spec.source.as_ref().is_some_and(|s| {
+        s.onnx && s.variants.contains_key("int8") && s.default_variant_name() != Some("int8")
+    });
+    let dir = cfg.model_dir.join(&spec.id);
+    let installed = dir.join(Variant::Int8.file_name("image")).is_file()
+        && dir.join(Variant::Int8.file_name("text")).is_file();
+    cfg.variant == VariantChoice::Auto
+        && cfg.device != Device::Cuda
+        && has_int8
+        && !installed
+        && cpu_features::detect().is_ok_and(|c| c.has_vnni())
+}
+
+/// Load ONNX Runtime and both towers of the chosen model (`--variant auto` without looking at
+/// a collection).
+pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncoder>> {
+    open_encoder_for(cfg, warm_up, None)
+}
+
+/// [`open_encoder`], with the variant of the rows already in the collection.
+pub fn open_encoder_for(
+    cfg: &Common,
+    warm_up: bool,
+    collection: Option<Variant>,
+) -> anyhow::Result<Arc<ClipEncoder>> {
+    let (manifest, spec) = model_spec(cfg)?;
+    fetch_if_missing(cfg, &manifest, &spec)?;
     clip::runtime::init(None)?;
+    let cpu = cpu_features::detect().map_err(anyhow::Error::msg)?;
+    let gpu = match cfg.device {
+        Device::Cpu => false,
+        Device::Cuda => true,
+        Device::Auto => {
+            use ort::ep::ExecutionProvider;
+            ort::ep::CUDA::is_available().unwrap_or(false)
+        }
+    };
+    let chosen = choose_graphs(
+        &manifest,
+        &spec,
+        &cfg.model_dir,
+        cfg.variant,
+        &cpu,
+        gpu,
+        collection,
+    )?;
+    tracing::info!(
+        "model {} {}: {}; {}",
+        spec.id,
+        chosen.variant,
+        chosen.why,
+        chosen.kernel
+    );
     let opts = EncoderOptions {
         intra_threads: cfg.threads,
         device: cfg.device,
         warm_up,
     };
-    let enc = ClipEncoder::load(&manifest, &spec, &files, &opts)
+    let enc = ClipEncoder::load(&manifest, &spec, &chosen.files, &opts)
         .with_context(|| {
             format!(
                 "loading the {} model ({}) from {}",
                 spec.id,
-                cfg.variant,
+                chosen.variant,
                 cfg.model_dir.display()
             )
         })?
@@ -96,9 +275,42 @@ pub fn open_encoder(cfg: &Common, warm_up: bool) -> anyhow::Result<Arc<ClipEncod
         .with_jpeg_draft(cfg.jpeg_draft)
         .with_variant(clip::fetch::installed_variant(
             &cfg.model_dir.join(&spec.id),
-            cfg.variant,
-        ));
+            chosen.variant,
+        ))
+        .with_choice(chosen.why, chosen.kernel);
     Ok(Arc::new(enc))
+}
+
+/// The variant of the rows in the collection, for `--variant auto` (`None` when the choice is
+/// explicit, or the collection is absent, empty or mixed).
+pub async fn collection_variant(cfg: &Common, store: &MilvusStore) -> Option<Variant> {
+    if cfg.variant != VariantChoice::Auto {
+        return None;
+    }
+    match store.rows_variant().await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!("could not read the collection's variant: {e}");
+            None
+        }
+    }
+}
+
+/// Store first, then the encoder with the collection's variant in mind (`--variant auto`).
+pub async fn open_store_and_encoder(
+    cfg: &Common,
+    warm_up: bool,
+) -> anyhow::Result<(OpenStore, Arc<ClipEncoder>)> {
+    let (_, spec) = model_spec(cfg)?;
+    let opened = open_store(cfg, &spec).await?;
+    let coll = collection_variant(cfg, &opened.store).await;
+    match open_encoder_for(cfg, warm_up, coll) {
+        Ok(enc) => Ok((opened, enc)),
+        Err(e) => {
+            opened.close().await;
+            Err(e)
+        }
+    }
 }
 
 /// A connected store, and the embedded server behind it when there is one (keep it alive:

@@ -228,7 +228,8 @@ async fn index_search_and_serve_media() {
     let stats: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
     assert_eq!(
         stats,
-        serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 6})
+        serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 6,
+            "variant_why": "chosen by the caller", "kernel": "the graphs as given"})
     );
 
     // The page renders on the server with the poem box and the fixture warning.

@@ -61,6 +61,9 @@ pub struct ClipEncoder {
     gpu: bool,
     /// What the loaded graphs are (`fp32`, `int8`, `fp16` …), recorded in every row.
     variant: String,
+    /// Why this variant, and which int8 weights run (`variant_choice`), for status pages.
+    variant_why: String,
+    kernel: String,
 }
 
 fn ort_err(e: impl std::fmt::Display) -> ClipError {
@@ -129,6 +132,8 @@ impl ClipEncoder {
             text_cache: TextCache::new(0),
             gpu,
             variant: "fp32".into(),
+            variant_why: "chosen by the caller".into(),
+            kernel: "the graphs as given".into(),
         };
         if opts.warm_up {
             enc.warm_up()?;
@@ -157,6 +162,24 @@ impl ClipEncoder {
     /// What the loaded graphs are: `fp32`, `int8`, or what a download stamped (e.g. `fp16`).
     pub fn variant(&self) -> &str {
         &self.variant
+    }
+
+    /// Records why this variant was chosen and which weights/kernel run (see
+    /// `variant_choice`): shown by `/healthz` and `/api/v1/stats`.
+    pub fn with_choice(mut self, why: impl Into<String>, kernel: impl Into<String>) -> Self {
+        self.variant_why = why.into();
+        self.kernel = kernel.into();
+        self
+    }
+
+    /// Why this variant runs (e.g. `auto: int8, the CPU has avx512_vnni (cpuid)`).
+    pub fn variant_why(&self) -> &str {
+        &self.variant_why
+    }
+
+    /// Which weights run (e.g. `fp32`, `int8 (s8) weights: …`).
+    pub fn kernel(&self) -> &str {
+        &self.kernel
     }
 
     /// Whether the model runs on the GPU (CUDA execution provider). With `--device auto` this

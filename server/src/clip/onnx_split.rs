@@ -33,8 +33,8 @@ fn bad(msg: impl Into<String>) -> SplitError {
     SplitError(msg.into())
 }
 
-/// Minimal protobuf wire format: read fields, write fields.
-mod pb {
+/// Minimal protobuf wire format: read fields, write fields (also used by `int8_signed`).
+pub(crate) mod pb {
     use super::{bad, SplitError};
 
     pub const VARINT: u8 = 0;

@@ -233,6 +233,8 @@ async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, Ap
     Ok(Json(json!({
         "model": s.model_id,
         "variant": st.shihua.encoder().variant(),
+        "variant_why": st.shihua.encoder().variant_why(),
+        "kernel": st.shihua.encoder().kernel(),
         "fixture": s.fixture,
         "rows": s.rows,
     })))

@@ -18,6 +18,8 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
                 "status": "ok",
                 "model": spec.id,
                 "variant": encoder.variant(),
+                "variant_why": encoder.variant_why(),
+                "kernel": encoder.kernel(),
                 "fixture": spec.fixture,
                 "rows": rows,
             })),

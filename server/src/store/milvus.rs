@@ -867,6 +867,25 @@ impl MilvusStore {
         Ok(n.max(0) as u64)
     }
 
+    /// Which weights made the stored rows (their dynamic field `variant`): `Some(Int8)` when
+    /// every row is int8, `Some(Fp32)` when none is (fp32, or another float variant such as
+    /// fp16), `None` when the collection is absent, empty or mixed.
+    pub async fn rows_variant(&self) -> Result<Option<crate::clip::Variant>, StoreError> {
+        if !self.has_collection().await? {
+            return Ok(None);
+        }
+        let total = self.count().await?;
+        if total == 0 {
+            return Ok(None);
+        }
+        let int8 = self.count_where(r#"variant == "int8""#).await?;
+        Ok(match int8 {
+            0 => Some(crate::clip::Variant::Fp32),
+            n if n == total => Some(crate::clip::Variant::Int8),
+            _ => None,
+        })
+    }
+
     /// The `k` stored photos most similar (cosine) to `vector`, best first.
     pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<StoredHit>, StoreError> {
         self.check_vector(vector)?;
