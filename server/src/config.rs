@@ -77,8 +77,8 @@ pub struct Common {
     #[arg(long, env = "SHIHUA_DEVICE", value_enum, default_value_t = Device::Auto, global = true)]
     pub device: Device,
 
-    /// Vector index type: IVF_FLAT (the reference's) or HNSW (Milvus servers only; Milvus Lite
-    /// supports FLAT and IVF_FLAT).
+    /// Vector index type: IVF_FLAT (the reference's), IVF_SQ8 (¼ of the memory) or HNSW
+    /// (Milvus servers only; Milvus Lite supports FLAT and IVF_FLAT). docs/scale.md compares them.
     #[arg(long = "index", env = "SHIHUA_INDEX", value_enum, default_value_t = IndexChoice::IvfFlat, global = true)]
     pub index: IndexChoice,
 
@@ -113,13 +113,18 @@ pub struct Common {
     )]
     pub path_field: String,
 
-    /// IVF_FLAT nlist (the reference uses 512).
-    #[arg(long, env = "SHIHUA_NLIST", default_value_t = 512, global = true)]
-    pub nlist: u32,
+    /// IVF nlist. Default: from the row count when the index is built (4·√rows rounded to a
+    /// power of two, never below the reference's 512; docs/scale.md).
+    #[arg(long, env = "SHIHUA_NLIST", global = true)]
+    pub nlist: Option<u32>,
 
     /// IVF search nprobe.
     #[arg(long, env = "SHIHUA_NPROBE", default_value_t = 32, global = true)]
     pub nprobe: u32,
+
+    /// HNSW search beam (ef = max(k, this)).
+    #[arg(long, env = "SHIHUA_EF", default_value_t = 64, global = true)]
+    pub ef: u32,
 
     /// Folder for shihua's own data (thumbnail cache).
     #[arg(long, env = "SHIHUA_DATA_DIR", default_value = "./data", global = true)]
@@ -130,6 +135,7 @@ pub struct Common {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum IndexChoice {
     IvfFlat,
+    IvfSq8,
     Hnsw,
 }
 
