@@ -360,6 +360,21 @@ async fn collection_index_dedups_and_builds_the_index_on_its_own() {
         .find(|r| r.filepath == rows[0].filepath)
         .unwrap();
     assert!(kept.id > rows[0].id);
+
+    // --rebuild drops the index and builds it anew, here with another nlist.
+    let output = m
+        .shihua(&[], &["--nlist", "128", "collection", "index", "--rebuild"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("nlist=128"), "{stdout}");
+    assert!(stdout.contains("load state: Loaded"), "{stdout}");
+    assert_eq!(s.search(&vec![0.04; 512], 3).await.unwrap().len(), 3);
     milvus.stop().await;
 }
 
