@@ -4,7 +4,7 @@ MODEL ?=
 PORT ?= 3000
 
 .PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data \
-	fuzz bench bench-setup bench-index bench-query bench-load
+	fuzz bench bench-setup bench-index bench-query bench-load bench-scale
 
 ## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
 run: setup site-release
@@ -28,6 +28,15 @@ fuzz:
 BENCH_ARGS ?=
 bench: bench-setup
 	.venv-bench/bin/python bench/run.py index query load $(BENCH_ARGS)
+	$(MAKE) bench-scale
+
+## make bench-scale: index choice at 10k / 100k rows (SCALE_ARGS="--rows 10000,100000,1000000"
+## for 1M) against a real Milvus standalone 2.3.5: build time, recall@10, latency, memory
+## (bench/scale.py; tables in bench/results/, the guide in docs/scale.md).
+SCALE_ARGS ?=
+bench-scale: setup
+	cargo build --release -p server
+	.venv/bin/python bench/scale.py $(SCALE_ARGS)
 
 bench-setup:
 	bench/setup.sh $(if $(findstring cuda,$(BENCH_ARGS)),--cuda,)

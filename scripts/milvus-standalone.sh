@@ -13,7 +13,9 @@
 # output (milvus-server.log) and the pid files (milvus-server.pid: the Python launcher;
 # milvus.pid: the `milvus run standalone` process it starts).
 #
-# Settings: MILVUS_STANDALONE_PORT (19530), MILVUS_STANDALONE_TIMEOUT (120 s to get healthy).
+# Settings: MILVUS_STANDALONE_PORT (19530), MILVUS_STANDALONE_TIMEOUT (120 s to get healthy),
+# MILVUS_STANDALONE_DATA (target/milvus-standalone: another folder runs a second, independent
+# server, e.g. bench/scale.py's target/milvus-bench; the launcher picks free ports for the rest).
 # The server listens on all interfaces (its etcd on 127.0.0.1) without authentication: use it
 # on a development machine only.
 set -euo pipefail
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd -P)
 VENV=$ROOT/.venv-milvus
 REQS=$ROOT/requirements-standalone.txt
-DATA=$ROOT/target/milvus-standalone
+DATA=${MILVUS_STANDALONE_DATA:-$ROOT/target/milvus-standalone}
 PORT=${MILVUS_STANDALONE_PORT:-19530}
 TIMEOUT=${MILVUS_STANDALONE_TIMEOUT:-120}
 WRAPPER_PID_FILE=$DATA/milvus-server.pid

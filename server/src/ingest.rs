@@ -19,6 +19,10 @@
 //! for one path by an interrupted run are reduced to the newest, and `--prune` deletes rows
 //! whose file is gone. Killing the process at any point and re-running converges on exactly
 //! one row per photo.
+//!
+//! With `--shard I/N` ([`IndexOptions::shard`]) the run takes only its shard's photos, so
+//! several workers can index one tree into one Milvus server at once; `ingest_shard` owns the
+//! shard selection and the rules that make their end state one row per photo.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -36,6 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clip::preprocess::{self, PreprocessSpec, DEFAULT_MAX_PIXELS};
 use crate::clip::ClipEncoder;
+use crate::ingest_shard::{self, Shard};
 use crate::store::{IndexedFile, MilvusStore, NewRow};
 
 /// Extensions indexed by default (case-insensitive).
@@ -73,6 +78,8 @@ pub struct IndexOptions {
     pub prune: bool,
     /// Show the progress bar (off in tests and when stderr is not a terminal).
     pub progress: bool,
+    /// Index only this shard of the tree (`--shard I/N`, see `ingest_shard`); `None`: all.
+    pub shard: Option<Shard>,
     /// Test-only: called with a photo's path after it is opened and before it is read, on
     /// every read attempt, so tests can change or delete the file at exactly that moment.
     #[doc(hidden)]
@@ -100,6 +107,7 @@ impl IndexOptions {
             include_hidden: false,
             prune: false,
             progress: true,
+            shard: None,
             before_read: None,
         }
     }
@@ -120,9 +128,22 @@ pub struct IndexSummary {
     pub duplicates_removed: usize,
     pub failed: Vec<Skipped>,
     pub rows_in_collection: u64,
+    /// What a `--shard` worker did about the index; `None` without `--shard`.
+    pub shard: Option<ShardOutcome>,
     pub wall: Duration,
     /// Where the time went.
     pub time: TimeSpent,
+}
+
+/// A `--shard` worker's share of the tree and what it did about the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardOutcome {
+    pub shard: Shard,
+    /// Photos in the whole tree (all shards).
+    pub photos_in_tree: usize,
+    /// Photos of the tree (of any shard) still without a row when this worker finished,
+    /// not counting the ones it could not read. 0: it was the last worker and built the index.
+    pub missing: usize,
 }
 
 /// Where an indexing run's time went: the model's time is what a faster device shortens;
@@ -154,6 +175,13 @@ impl IndexSummary {
 
 impl std::fmt::Display for IndexSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(s) = &self.shard {
+            writeln!(
+                f,
+                "shard:    {} ({} of the tree's {} photos)",
+                s.shard, self.found, s.photos_in_tree
+            )?;
+        }
         writeln!(f, "found:    {}", self.found)?;
         writeln!(
             f,
@@ -173,6 +201,19 @@ impl std::fmt::Display for IndexSummary {
             writeln!(f, "  - {}: {why}", p.display())?;
         }
         writeln!(f, "rows in collection: {}", self.rows_in_collection)?;
+        match &self.shard {
+            Some(s) if s.missing == 0 => writeln!(
+                f,
+                "index:    built and loaded (every photo of the tree has a row: this was the last worker)"
+            )?,
+            Some(s) => writeln!(
+                f,
+                "index:    left for the last worker: {} photos of the tree have no row yet \
+                 (or run `shihua collection index` once every worker is done)",
+                s.missing
+            )?,
+            None => {}
+        }
         if self.indexed > 0 {
             let t = &self.time;
             writeln!(
@@ -410,9 +451,19 @@ pub async fn index_folder(
 ) -> anyhow::Result<IndexSummary> {
     let start = Instant::now();
     let (files, problems) = walk(&opts)?;
+    // A shard worker keeps the whole tree to tell, at the end, whether it was the last one.
+    let (files, tree) = match opts.shard {
+        Some(shard) => (shard.select(&opts.root.canonicalize()?, &files), files),
+        None => (files, Vec::new()),
+    };
     // A new collection gets a path field long enough for every path (never truncated).
     if opts.recreate || !store.has_collection().await? {
-        let longest = files.iter().map(|p| p.as_os_str().len()).max().unwrap_or(0);
+        let longest = files
+            .iter()
+            .chain(&tree)
+            .map(|p| p.as_os_str().len())
+            .max()
+            .unwrap_or(0);
         if let Some(limit) = store.fit_paths(longest) {
             tracing::info!("the longest path is {longest} bytes: the filepath field holds {limit}");
         }
@@ -476,11 +527,52 @@ pub async fn index_folder(
 
     let start_store = Instant::now();
     store.flush().await?;
-    store.build_index_and_load().await?;
+    match opts.shard {
+        None => store.build_index_and_load().await?,
+        Some(shard) => finish_shard(&store, &opts, shard, &tree, &mut summary).await?,
+    }
     summary.time.store += start_store.elapsed();
     summary.rows_in_collection = store.count().await?;
     summary.wall = start.elapsed();
     Ok(summary)
+}
+
+/// The end of a `--shard` run: reduce this shard's paths to one row each (a worker on the same
+/// shard may have inserted them too), then, if every photo of the tree has a row, this was the
+/// last worker: reduce every path under the root to one row and build + load the index.
+async fn finish_shard(
+    store: &MilvusStore,
+    opts: &IndexOptions,
+    shard: Shard,
+    tree: &[PathBuf],
+    summary: &mut IndexSummary,
+) -> anyhow::Result<()> {
+    let root = opts.root.canonicalize()?;
+    summary.duplicates_removed +=
+        ingest_shard::dedup(store, |p| shard.contains(&root, Path::new(p)))
+            .await
+            .context("removing duplicate rows of this shard")?;
+    let failed: HashSet<String> = summary
+        .failed
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect();
+    let missing = ingest_shard::missing_rows(store, tree, &failed).await?;
+    if missing == 0 {
+        summary.duplicates_removed +=
+            ingest_shard::dedup(store, |p| Path::new(p).starts_with(&root))
+                .await
+                .context("removing duplicate rows before building the index")?;
+        store.build_index_and_load().await?;
+    } else {
+        tracing::info!("{missing} photos of other shards have no row yet: not building the index");
+    }
+    summary.shard = Some(ShardOutcome {
+        shard,
+        photos_in_tree: tree.len(),
+        missing,
+    });
+    Ok(())
 }
 
 /// Collects rows into batches of `batch_size` and inserts them. After each insert it deletes
@@ -593,11 +685,16 @@ async fn plan(
     for r in rows {
         by_path.entry(r.filepath.clone()).or_default().push(r);
     }
+    let root = opts.root.canonicalize()?;
+    // A `--shard` worker touches only its own shard's rows (dedup and prune).
+    let in_scope = |p: &str| opts.shard.is_none_or(|s| s.contains(&root, Path::new(p)));
     // An interrupted run can leave two rows for one path: keep the newest (ids grow).
     let mut dupes = Vec::new();
-    for rows in by_path.values_mut() {
+    for (path, rows) in by_path.iter_mut() {
         rows.sort_by_key(|r| std::cmp::Reverse(r.id));
-        dupes.extend(rows.drain(1..).map(|r| r.id));
+        if in_scope(path) {
+            dupes.extend(rows.drain(1..).map(|r| r.id));
+        }
     }
     if !dupes.is_empty() {
         store
@@ -638,11 +735,13 @@ async fn plan(
     }
 
     if opts.prune {
-        let root = opts.root.canonicalize()?;
         let gone: Vec<i64> = by_path
             .iter()
             .filter(|(p, _)| {
-                !seen.contains(*p) && Path::new(p).starts_with(&root) && !Path::new(p).exists()
+                !seen.contains(*p)
+                    && Path::new(p).starts_with(&root)
+                    && in_scope(p)
+                    && !Path::new(p).exists()
             })
             .flat_map(|(_, rows)| rows.iter().map(|r| r.id))
             .collect();

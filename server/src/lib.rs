@@ -5,6 +5,7 @@ pub mod clip;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod ingest_shard;
 pub mod picture_queue;
 pub mod query_images;
 pub mod serve;

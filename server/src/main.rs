@@ -47,9 +47,15 @@ enum Command {
         /// Also index hidden folders and files.
         #[arg(long)]
         hidden: bool,
-        /// Delete rows under DIR whose photo file no longer exists.
+        /// Delete rows under DIR whose photo file no longer exists (with --shard: only rows
+        /// of that shard).
         #[arg(long)]
         prune: bool,
+        /// Index only shard I of N (0 <= I < N) of DIR, so N workers on one or more machines
+        /// index one tree into one Milvus server at once; the last to finish builds the index
+        /// (docs/scale.md).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<server::ingest_shard::Shard>,
     },
     /// Search from the command line: ranked file paths with scores.
     Search {
@@ -125,8 +131,17 @@ enum Source {
 
 #[derive(Subcommand)]
 enum CollectionCmd {
-    /// Rows, model, index type and parameters, load state, where the data lives.
+    /// Rows, model, index type and parameters, load state, where the data lives, and whether
+    /// the collection has outgrown its index.
     Stats,
+    /// Reduce every path to one row, build the index if there is none, and load the
+    /// collection (after `index --shard` workers when none of them could build it).
+    Index {
+        /// Drop the index first and build it anew (nlist from today's row count unless
+        /// --nlist is given), e.g. when `collection stats` says it has been outgrown.
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Drop the collection (all rows). Photos on disk are not touched.
     Drop {
         /// Really drop it.
@@ -183,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             recreate,
             hidden,
             prune,
+            shard,
         } => {
             // --variant auto follows the rows already there, unless they are about to go.
             let (opened, encoder) = if recreate {
@@ -204,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.recreate = recreate;
             opts.include_hidden = hidden;
             opts.prune = prune;
+            opts.shard = shard;
             opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
             opened.close().await;
@@ -365,6 +382,43 @@ async fn collection(
             }
             println!("load state: {}", info.load_state);
             println!("data:       {place}");
+            if let Some(advice) = info
+                .index
+                .as_ref()
+                .and_then(|ix| server::store::sizing::advice(ix, info.rows))
+            {
+                println!("advice:     {advice}");
+            }
+            Ok(())
+        }
+        CollectionCmd::Index { rebuild } => {
+            anyhow::ensure!(
+                store.has_collection().await?,
+                "collection {name} does not exist yet; run `shihua index <folder>`"
+            );
+            let removed = server::ingest_shard::dedup(store, |_| true).await?;
+            store.flush().await?;
+            if rebuild {
+                store.drop_index().await?;
+            }
+            let started = std::time::Instant::now();
+            store.build_index_and_load().await?;
+            let info = store.describe().await?;
+            println!("duplicate rows removed: {removed}");
+            println!("rows:       {}", info.rows);
+            if let Some(ix) = &info.index {
+                let params: Vec<String> =
+                    ix.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!(
+                    "index:      {} {} {} ({}, {:.1} s)",
+                    ix.index_type,
+                    ix.metric_type,
+                    params.join(" "),
+                    ix.state,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            println!("load state: {}", info.load_state);
             Ok(())
         }
         CollectionCmd::Drop { yes } => {

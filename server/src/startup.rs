@@ -341,13 +341,20 @@ pub fn store_config(cfg: &Common, spec: &ModelSpec, uri: String) -> StoreConfig 
         dim: spec.embed_dim,
         model_id: spec.id.clone(),
         index: match cfg.index {
-            IndexChoice::IvfFlat => IndexKind::IvfFlat { nlist: cfg.nlist },
+            IndexChoice::IvfFlat => IndexKind::IvfFlat {
+                nlist: cfg.nlist.unwrap_or(store::sizing::MIN_NLIST),
+            },
+            IndexChoice::IvfSq8 => IndexKind::IvfSq8 {
+                nlist: cfg.nlist.unwrap_or(store::sizing::MIN_NLIST),
+            },
             IndexChoice::Hnsw => IndexKind::Hnsw {
                 m: cfg.hnsw_m,
                 ef_construction: cfg.hnsw_ef_construction,
             },
         },
+        nlist_auto: cfg.nlist.is_none(),
         nprobe: cfg.nprobe,
+        ef: Some(cfg.ef),
         shards_num: 2,
     }
 }

@@ -59,6 +59,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum IndexKind {
     /// Inverted file with flat storage: `nlist` clusters, searched with `nprobe`.
     IvfFlat { nlist: u32 },
+    /// Inverted file with 8-bit scalar-quantised vectors (¼ of IVF_FLAT's memory).
+    IvfSq8 { nlist: u32 },
     /// Graph index: `m` links per node, `ef_construction` build beam; searched with `ef`.
     Hnsw { m: u32, ef_construction: u32 },
 }
@@ -74,6 +76,7 @@ impl IndexKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             IndexKind::IvfFlat { .. } => "IVF_FLAT",
+            IndexKind::IvfSq8 { .. } => "IVF_SQ8",
             IndexKind::Hnsw { .. } => "HNSW",
         }
     }
@@ -81,6 +84,7 @@ impl IndexKind {
     fn sdk_type(&self) -> IndexType {
         match self {
             IndexKind::IvfFlat { .. } => IndexType::IvfFlat,
+            IndexKind::IvfSq8 { .. } => IndexType::IvfSq8,
             IndexKind::Hnsw { .. } => IndexType::Hnsw,
         }
     }
@@ -88,11 +92,22 @@ impl IndexKind {
     /// Build parameters as Milvus names them.
     pub fn params(&self) -> BTreeMap<String, u32> {
         match self {
-            IndexKind::IvfFlat { nlist } => BTreeMap::from([("nlist".to_owned(), *nlist)]),
+            IndexKind::IvfFlat { nlist } | IndexKind::IvfSq8 { nlist } => {
+                BTreeMap::from([("nlist".to_owned(), *nlist)])
+            }
             IndexKind::Hnsw { m, ef_construction } => BTreeMap::from([
                 ("M".to_owned(), *m),
                 ("efConstruction".to_owned(), *ef_construction),
             ]),
+        }
+    }
+
+    /// The same kind with another `nlist` (IVF kinds; HNSW is returned unchanged).
+    pub fn with_nlist(&self, nlist: u32) -> IndexKind {
+        match self {
+            IndexKind::IvfFlat { .. } => IndexKind::IvfFlat { nlist },
+            IndexKind::IvfSq8 { .. } => IndexKind::IvfSq8 { nlist },
+            other => other.clone(),
         }
     }
 
@@ -124,8 +139,14 @@ pub struct StoreConfig {
     /// Model identifier stamped into the collection description and checked on open.
     pub model_id: String,
     pub index: IndexKind,
-    /// IVF search breadth (HNSW uses `ef = max(k, 64)` instead).
+    /// IVF kinds: choose `nlist` from the row count when the index is created
+    /// (`sizing::recommended_nlist`) instead of the one in `index`, and accept an existing
+    /// index whatever its `nlist`.
+    pub nlist_auto: bool,
+    /// IVF search breadth.
     pub nprobe: u32,
+    /// HNSW search beam: `max(k, ef)` (64 when `None`).
+    pub ef: Option<u32>,
     pub shards_num: i32,
 }
 
@@ -141,7 +162,9 @@ impl Default for StoreConfig {
             dim: 512,
             model_id: "ViT-B-16".to_owned(),
             index: IndexKind::default(),
+            nlist_auto: false,
             nprobe: 16,
+            ef: None,
             shards_num: 2,
         }
     }
@@ -668,7 +691,7 @@ impl MilvusStore {
     pub async fn build_index_and_load(&self) -> Result<(), StoreError> {
         let existing = self.describe_vector_index().await?;
         if existing.is_none() {
-            let kind = &self.cfg.index;
+            let kind = &self.index_to_create().await?;
             let params: Map<String, Value> = kind
                 .params()
                 .into_iter()
@@ -692,21 +715,67 @@ impl MilvusStore {
                     .build(),
             )?;
             tracing::info!(index = %kind.describe(), "creating index");
-            self.client.create_index(req).await.map_err(|e| {
+            if let Err(e) = self.client.create_index(req).await {
                 let text = e.to_string();
                 if text.contains("only support") || text.contains("invalid index type") {
-                    StoreError::IndexUnsupported {
+                    return Err(StoreError::IndexUnsupported {
                         index: kind.describe(),
                         detail: text,
-                    }
-                } else {
-                    StoreError::from_sdk("create_index", &self.cfg.uri, e)
+                    });
                 }
-            })?;
+                // Another process (a `--shard` worker) created it at the same moment: go on
+                // with that one (checked below like any existing index).
+                if self.describe_vector_index().await?.is_none() {
+                    return Err(StoreError::from_sdk("create_index", &self.cfg.uri, e));
+                }
+                tracing::info!("the index was created meanwhile by another process: {text}");
+            }
         }
         let desc = self.wait_index_finished().await?;
         self.verify_index(&desc)?;
         self.load().await
+    }
+
+    /// The index a new build creates: the configured one, with `nlist` from the row count
+    /// when `nlist_auto`.
+    async fn index_to_create(&self) -> Result<IndexKind, StoreError> {
+        let kind = &self.cfg.index;
+        if !self.cfg.nlist_auto || matches!(kind, IndexKind::Hnsw { .. }) {
+            return Ok(kind.clone());
+        }
+        let rows = self.stats_row_count().await.unwrap_or(0);
+        Ok(kind.with_nlist(super::sizing::recommended_nlist(rows)))
+    }
+
+    /// Drops the vector index (releasing the collection first, as Milvus requires), so that
+    /// the next `build_index_and_load` builds it anew. Nothing happens if there is none.
+    pub async fn drop_index(&self) -> Result<(), StoreError> {
+        if self.describe_vector_index().await?.is_none() {
+            return Ok(());
+        }
+        let release = self.req(
+            "release_collection",
+            ::milvus::v2::request::collection::ReleaseCollectionRequest::builder()
+                .collection_name(&self.cfg.collection)
+                .build(),
+        )?;
+        self.client
+            .release_collection(release)
+            .await
+            .map_err(self.err("release_collection"))?;
+        let req = self.req(
+            "drop_index",
+            ::milvus::v2::request::index::DropIndexRequest::builder()
+                .collection_name(&self.cfg.collection)
+                .field_name(&self.cfg.vector_field)
+                .index_name(&self.cfg.vector_field)
+                .build(),
+        )?;
+        self.client
+            .drop_index(req)
+            .await
+            .map_err(self.err("drop_index"))?;
+        Ok(())
     }
 
     async fn wait_index_finished(&self) -> Result<IndexDesc, StoreError> {
@@ -745,6 +814,9 @@ impl MilvusStore {
         let kind = &self.cfg.index;
         let mut ok = info.index_type == kind.type_name() && info.metric_type == "COSINE";
         for (k, v) in kind.params() {
+            if k == "nlist" && self.cfg.nlist_auto {
+                continue;
+            }
             ok &= info.params.get(&k).map(|s| s.trim_matches('"')) == Some(v.to_string().as_str());
         }
         if ok {
@@ -893,10 +965,13 @@ impl MilvusStore {
             return Ok(Vec::new());
         }
         let extra = match self.cfg.index {
-            IndexKind::IvfFlat { .. } => {
+            IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } => {
                 HashMap::from([("nprobe".to_owned(), self.cfg.nprobe.to_string())])
             }
-            IndexKind::Hnsw { .. } => HashMap::from([("ef".to_owned(), k.max(64).to_string())]),
+            IndexKind::Hnsw { .. } => HashMap::from([(
+                "ef".to_owned(),
+                k.max(self.cfg.ef.unwrap_or(64) as usize).to_string(),
+            )]),
         };
         let req = self.req(
             "search",
@@ -1041,7 +1116,11 @@ impl MilvusStore {
     /// Every stored row's id, path and file stamp (size, mtime, sha256), for incremental
     /// indexing. Reads in id ranges of at most 8,192 rows, so it is complete on servers that
     /// cap query results (Milvus Lite, Milvus' 16,384 window) whatever order they return.
+    /// A range whose rows change between its count and its read (another process writing,
+    /// e.g. `index --shard` workers) is read again.
     pub async fn list_indexed(&self) -> Result<Vec<IndexedFile>, StoreError> {
+        const RETRIES: usize = 50;
+        let mut retries = 0;
         let mut out = Vec::new();
         // Inclusive id ranges still to read (auto ids are positive; a literal i64::MIN would
         // not parse as an expression).
@@ -1088,6 +1167,12 @@ impl MilvusStore {
                 .get_output_field(META_FIELD)
                 .and_then(|f| f.as_json())
                 .unwrap_or(&[]);
+            if ids.len() as u64 != n && paths.len() == ids.len() && retries < RETRIES {
+                retries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                ranges.push((lo, hi));
+                continue;
+            }
             if ids.len() as u64 != n || paths.len() != ids.len() {
                 return Err(StoreError::Malformed {
                     op: "list_indexed",

@@ -5,6 +5,7 @@
 pub mod embedded;
 pub mod error;
 pub mod milvus;
+pub mod sizing;
 pub mod watchdog;
 
 pub use self::embedded::{find_lite_lib_dir, EmbeddedMilvus};
