@@ -363,7 +363,7 @@ def recall_and_latency(c, queries, truth, ids, key, value, lat_queries):
                                                limit=10))
         got.extend([[h.id for h in hits] for hits in res])
     want = ids[truth]
-    recall = float(np.mean([len(set(g) & set(w.tolist())) / 10 for g, w in zip(got, want)]))
+    recall = np.array([len(set(g) & set(w.tolist())) / 10 for g, w in zip(got, want)])
     lat = []
     for q in lat_queries:
         t = time.perf_counter()
@@ -537,9 +537,9 @@ def run_size(args, rep, ms, n, real_v, real_p, text_q):
                  "rss_released_mb": released_rss, "rss_loaded_mb": loaded_rss, "search": [],
                  "serve": []}
         for key, value in search_params(index):
-            rec, lat = recall_and_latency(c, queries, truth, ids, key, value, lat_q)
-            rec_t, _ = recall_and_latency(c, text_q, truth[:nt], ids, key, value, [])
-            rec_p = (rec * len(queries) - rec_t * nt) / len(photo_q)
+            per_query, lat = recall_and_latency(c, queries, truth, ids, key, value, lat_q)
+            rec = float(per_query.mean())
+            rec_t, rec_p = float(per_query[:nt].mean()), float(per_query[nt:].mean())
             entry["search"].append({"param": key, "value": value, "recall": rec,
                                     "recall_text": rec_t, "recall_photo": rec_p,
                                     "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)})
