@@ -401,6 +401,12 @@ def main(argv=None):
     ap.add_argument("--external-data-over", type=int, default=1_800_000_000,
                     help="bytes of weights above which a graph keeps them in <graph>.data "
                          "(protobuf's limit is 2 GB)")
+    ap.add_argument("--int8", action="store_true",
+                    help="also write image.int8.onnx / text.int8.onnx (onnxruntime "
+                         "quantize_dynamic; needs the onnxruntime Python package)")
+    ap.add_argument("--int8-weights", choices=("uint8", "int8"), default="uint8",
+                    help="int8 weight type (uint8, as models/export/export.py: int8 weights "
+                         "with uint8 activations saturate on CPUs without VNNI)")
     ap.add_argument("--expect-dim", type=int, help="fail unless the embedding dim is this")
     ap.add_argument("--expect-size", type=int, help="fail unless the input size is this")
     args = ap.parse_args(argv)
@@ -434,6 +440,16 @@ def main(argv=None):
            [helper.make_tensor_value_info("text_embeds", TensorProto.FLOAT, ["batch", d])],
            os.path.join(args.out, "text.onnx"), args.external_data_over)
     print(f"wrote {os.path.join(args.out, 'text.onnx')}", flush=True)
+    if args.int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        weights = QuantType.QUInt8 if args.int8_weights == "uint8" else QuantType.QInt8
+        for tower in ("image", "text"):
+            src = os.path.join(args.out, f"{tower}.onnx")
+            dst = os.path.join(args.out, f"{tower}.int8.onnx")
+            quantize_dynamic(src, dst, weight_type=weights,
+                             use_external_data_format=os.path.exists(src + ".data"))
+            print(f"wrote {dst}", flush=True)
     with open(os.path.join(args.out, "convert_report.json"), "w") as f:
         json.dump({"checkpoint": os.path.abspath(args.checkpoint), **info,
                    "vision_head_width": head, "text_head_width": args.text_head_width,

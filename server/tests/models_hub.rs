@@ -614,6 +614,37 @@ fn a_checkpoint_is_fetched_and_converted_without_torch_like_cn_clip() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("already installed"), "{out}");
     assert_eq!(hub.log().len(), before);
+
+    // --variant int8: the dynamically quantised graphs beside the float ones.
+    let (code, out, err) = shihua(
+        d,
+        &env,
+        &["models", "fetch", "--model", PT_ID, "--variant", "int8"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for f in [
+        "image.int8.onnx",
+        "text.int8.onnx",
+        "source.int8.json",
+        "source.json",
+    ] {
+        assert!(d.join(PT_ID).join(f).is_file(), "{f}");
+    }
+    let t = &r["texts"][1];
+    let p = &r["photos"][0];
+    let path = photo_path(p["file"].as_str().unwrap());
+    for (args, want) in [
+        (vec!["--text", t["text"].as_str().unwrap()], &t["embedding"]),
+        (vec!["--image", path.to_str().unwrap()], &p["embedding"]),
+    ] {
+        let mut all = vec!["--variant", "int8", "embed"];
+        all.extend(args);
+        let (code, out, err) = shihua(d, &[], &all);
+        assert_eq!(code, 0, "{err}");
+        let v: Vec<f32> = serde_json::from_str(out.trim()).unwrap();
+        let c = cosine(&v, &floats(want));
+        assert!(c >= 0.99, "int8: cosine {c}");
+    }
 }
 
 #[test]

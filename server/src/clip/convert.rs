@@ -102,7 +102,9 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 
 /// Convert `checkpoint` into `<dir>/image.onnx` + `text.onnx`, replacing what is there only
 /// once the conversion has succeeded.
-pub fn convert(spec: &ModelSpec, checkpoint: &Path, dir: &Path) -> Result<(), String> {
+/// `int8`: the int8 graphs (`image.int8.onnx`, `text.int8.onnx`, dynamically quantised)
+/// instead of the float32 ones.
+pub fn convert(spec: &ModelSpec, checkpoint: &Path, dir: &Path, int8: bool) -> Result<(), String> {
     let script = script(dir.parent().unwrap_or(Path::new(".")));
     if !script.is_file() {
         return Err(format!("{} is missing", script.display()));
@@ -119,6 +121,9 @@ pub fn convert(spec: &ModelSpec, checkpoint: &Path, dir: &Path) -> Result<(), St
         .args(["--model", &spec.id])
         .args(["--expect-dim", &spec.embed_dim.to_string()])
         .args(["--expect-size", &spec.image_size.to_string()]);
+    if int8 {
+        cmd.arg("--int8");
+    }
     if let Ok(extra) = std::env::var(ARGS_ENV) {
         cmd.args(extra.split_whitespace());
     }
@@ -128,9 +133,10 @@ pub fn convert(spec: &ModelSpec, checkpoint: &Path, dir: &Path) -> Result<(), St
         script.display()
     );
     let result = run(&mut cmd).and_then(|()| {
+        let suffix = if int8 { "int8.onnx" } else { "onnx" };
         for tower in ["image", "text"] {
-            if !tmp.join(format!("{tower}.onnx")).is_file() {
-                return Err(format!("the converter wrote no {tower}.onnx"));
+            if !tmp.join(format!("{tower}.{suffix}")).is_file() {
+                return Err(format!("the converter wrote no {tower}.{suffix}"));
             }
         }
         // The data files first, the graphs last: a graph never points at missing weights.
@@ -138,7 +144,11 @@ pub fn convert(spec: &ModelSpec, checkpoint: &Path, dir: &Path) -> Result<(), St
             .map_err(|e| e.to_string())?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name())
-            .filter(|n| !n.to_string_lossy().starts_with('.'))
+            .filter(|n| {
+                let n = n.to_string_lossy();
+                // Only the asked-for variant's files: the other slot keeps what it has.
+                !n.starts_with('.') && (n.contains(".int8.") == int8)
+            })
             .collect();
         names.sort_by_key(|n| n.to_string_lossy().ends_with(".onnx"));
         for name in names {

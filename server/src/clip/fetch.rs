@@ -1068,14 +1068,17 @@ fn fetch_checkpoint(
     checkpoint: &VariantFile,
     opts: &FetchOptions,
 ) -> Result<FetchReport, FetchError> {
-    if let Some(other) = opts.variant.as_deref().filter(|v| *v != "fp32") {
-        return Err(FetchError::UnknownVariant {
-            id: spec.id.clone(),
-            variant: other.to_string(),
-            known: "fp32 (converted from the checkpoint)".into(),
-        });
-    }
-    let variant = Variant::Fp32;
+    let variant = match opts.variant.as_deref() {
+        None | Some("fp32") => Variant::Fp32,
+        Some("int8") => Variant::Int8,
+        Some(other) => {
+            return Err(FetchError::UnknownVariant {
+                id: spec.id.clone(),
+                variant: other.to_string(),
+                known: "fp32, int8 (converted from the checkpoint)".into(),
+            })
+        }
+    };
     let (url, repo, revision) = if opts.modelscope {
         let ms = source
             .modelscope
@@ -1155,11 +1158,13 @@ fn fetch_checkpoint(
     );
     let downloaded = download_or_reuse(&url, &dest, &pin, opts.progress)?;
     remove_quietly(&stamp_file);
-    super::convert::convert(spec, &dest, &dir).map_err(|reason| FetchError::Convert {
-        id: spec.id.clone(),
-        checkpoint: dest.clone(),
-        dir: dir.clone(),
-        reason,
+    super::convert::convert(spec, &dest, &dir, variant == Variant::Int8).map_err(|reason| {
+        FetchError::Convert {
+            id: spec.id.clone(),
+            checkpoint: dest.clone(),
+            dir: dir.clone(),
+            reason,
+        }
     })?;
     let stamp = Stamp {
         repo,
