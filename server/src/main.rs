@@ -50,6 +50,9 @@ enum Command {
         /// Delete rows under DIR whose photo file no longer exists.
         #[arg(long)]
         prune: bool,
+        /// Threads decoding photos beside the model (0: one per core).
+        #[arg(long, env = "SHIHUA_DECODE_THREADS", default_value_t = 0)]
+        decode_threads: usize,
     },
     /// Search from the command line: ranked file paths with scores.
     Search {
@@ -164,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             recreate,
             hidden,
             prune,
+            decode_threads,
         } => {
             // --variant auto follows the rows already there, unless they are about to go.
             let (opened, encoder) = if recreate {
@@ -181,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.recreate = recreate;
             opts.include_hidden = hidden;
             opts.prune = prune;
+            opts.decode_threads = decode_threads;
             opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
             opened.close().await;
