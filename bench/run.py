@@ -327,10 +327,14 @@ def bench_index(rep, args):
             ("lever: `shihua index` fp32, --threads 1", "fp32", ("--threads", "1"), []),
             ("lever: `shihua index` fp32, --jpeg-draft", "fp32", ("--jpeg-draft",), []),
             ("lever: `shihua index` int8, --jpeg-draft", "int8", ("--jpeg-draft",), []),
+            ("lever: `shihua index` default, --jpeg-draft", None, ("--jpeg-draft",), []),
+            ("lever: `shihua index` default, --decode-threads 1", None, (),
+             ["--decode-threads", "1"]),
         ]:
             lever = shihua_index(photos, variant, args.device, "lever", extra, batch_args)
             rate = lever["images_per_s"]
-            cref = c32 if variant == "fp32" else c8
+            cref = c32 if variant == "fp32" else (
+                cs8 if (cs8 and "int8 (s8)" in lever["choice"]) else c8)
             rows.append([label, fmt(rate, 2), fmt(rate / a, 2),
                          fmt(rate / cref["images_per_s"], 2), lever["spent"]])
             cmds.append(lever["cmd"].split(" "))

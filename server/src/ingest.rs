@@ -76,6 +76,8 @@ pub struct IndexOptions {
     pub include_hidden: bool,
     /// Delete rows under the root whose file no longer exists.
     pub prune: bool,
+    /// Threads decoding photos beside the model (0: rayon's default, one per core).
+    pub decode_threads: usize,
     /// Show the progress bar (off in tests and when stderr is not a terminal).
     pub progress: bool,
     /// Index only this shard of the tree (`--shard I/N`, see `ingest_shard`); `None`: all.
@@ -106,6 +108,7 @@ impl IndexOptions {
             recreate: false,
             include_hidden: false,
             prune: false,
+            decode_threads: 0,
             progress: true,
             shard: None,
             before_read: None,
@@ -496,8 +499,16 @@ pub async fn index_folder(
         let encoder = encoder.clone();
         let encode_batch = opts.encode_batch.max(1);
         let hook = opts.before_read.clone();
+        let decode_threads = opts.decode_threads;
         tokio::task::spawn_blocking(move || {
-            encode_all(encoder, files, encode_batch, max_path, hook, tx)
+            encode_all(
+                encoder,
+                files,
+                (encode_batch, decode_threads),
+                max_path,
+                hook,
+                tx,
+            )
         })
     };
 
@@ -761,7 +772,7 @@ async fn plan(
 fn encode_all(
     encoder: Arc<ClipEncoder>,
     files: Vec<PathBuf>,
-    encode_batch: usize,
+    (encode_batch, decode_threads): (usize, usize),
     max_path: usize,
     hook: Option<ReadHook>,
     tx: tokio::sync::mpsc::Sender<Item>,
@@ -777,17 +788,34 @@ fn encode_all(
     std::thread::scope(|s| {
         let prepare_ns = &prepare_ns;
         s.spawn(move || {
+            // Its own pool when the decode threads are set (else rayon's global one).
+            let pool = (decode_threads > 0)
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(decode_threads)
+                        .thread_name(|i| format!("shihua-decode-{i}"))
+                        .build()
+                        .ok()
+                })
+                .flatten();
             for chunk in files.chunks(encode_batch) {
-                let prepared: Vec<_> = chunk
-                    .par_iter()
-                    .map(|p| {
-                        let start = Instant::now();
-                        let prepared = prepare(p, &spec, &model, max_path, hook.as_ref())
-                            .map_err(|e| (p.clone(), e));
-                        prepare_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                        prepared
-                    })
-                    .collect();
+                let work = || -> Vec<_> {
+                    chunk
+                        .par_iter()
+                        .map(|p| {
+                            let start = Instant::now();
+                            let prepared = prepare(p, &spec, &model, max_path, hook.as_ref())
+                                .map_err(|e| (p.clone(), e));
+                            prepare_ns
+                                .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                            prepared
+                        })
+                        .collect()
+                };
+                let prepared = match &pool {
+                    Some(pool) => pool.install(work),
+                    None => work(),
+                };
                 if ptx.send(prepared).is_err() {
                     break;
                 }

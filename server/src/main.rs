@@ -56,6 +56,9 @@ enum Command {
         /// (docs/scale.md).
         #[arg(long, value_name = "I/N")]
         shard: Option<server::ingest_shard::Shard>,
+        /// Threads decoding photos beside the model (0: one per core).
+        #[arg(long, env = "SHIHUA_DECODE_THREADS", default_value_t = 0)]
+        decode_threads: usize,
     },
     /// Search from the command line: ranked file paths with scores.
     Search {
@@ -199,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             hidden,
             prune,
             shard,
+            decode_threads,
         } => {
             // --variant auto follows the rows already there, unless they are about to go.
             let (opened, encoder) = if recreate {
@@ -221,6 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.include_hidden = hidden;
             opts.prune = prune;
             opts.shard = shard;
+            opts.decode_threads = decode_threads;
             opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
             opened.close().await;
