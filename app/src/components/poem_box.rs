@@ -45,8 +45,7 @@ pub fn PoemBox(
         let Ok(data) = web_sys::FormData::new_with_form(&form) else {
             return;
         };
-        let Ok(params) =
-            web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data.into())
+        let Ok(params) = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data.into())
         else {
             return;
         };
