@@ -1,6 +1,8 @@
 //! The page's Content-Security-Policy: scripts only from this site or carrying this response's
 //! nonce (the inline boot script and Leptos' serialized resources), WebAssembly compilation
-//! (`'wasm-unsafe-eval'`), pictures from this site or `blob:` (the preview of an upload),
+//! (`'wasm-unsafe-eval'`), pictures from this site or `blob:` (the preview of an upload, which
+//! the browser may also read back as a `blob:` fetch: the whole e2e run reported that twice
+//! during uploads, so `connect-src` allows `blob:` too; such URLs are the page's own),
 //! no plugins, no framing. The server adds the same policy minus scripts to every other
 //! response (`server/src/http/security.rs`).
 
@@ -11,7 +13,7 @@ pub const REPORT_PATH: &str = "/csp-report";
 pub fn page_policy(nonce: &str, base: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; \
+         style-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; font-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; \
          report-uri {base}{REPORT_PATH}"
     )

@@ -27,6 +27,15 @@ pub fn route_with(params: &ParamsMap, changes: &[(&'static str, Option<&str>)]) 
     format!("/{}", params.to_query_string())
 }
 
+/// Router options for going to a full href (already under the base path): the router's own
+/// resolution would drop the `/` before `?` under a base path (`/shihua?q=` for `/?q=`).
+pub fn as_is() -> leptos_router::NavigateOptions {
+    leptos_router::NavigateOptions {
+        resolve: false,
+        ..Default::default()
+    }
+}
+
 /// A fresh search link (under the base path): only the given parameters, escaped.
 pub fn search_href(pairs: &[(&'static str, &str)]) -> String {
     let mut params = ParamsMap::new();

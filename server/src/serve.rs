@@ -98,8 +98,8 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     if let Some(w) = watchdog {
         w.abort();
         let _ = w.await;

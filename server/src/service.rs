@@ -12,8 +12,8 @@ use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
 use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::query_images::QueryImages;
-use crate::visible_path::PathDisplay;
 use crate::store::{MilvusStore, StoreError, StoredHit};
+use crate::visible_path::PathDisplay;
 
 /// Longest query text accepted (characters); the model reads at most 52 tokens anyway.
 pub const MAX_QUERY_CHARS: usize = 2000;

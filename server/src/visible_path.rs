@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn relative_to_the_innermost_folder_else_the_name() {
-        let folders = [PathBuf::from("/srv/photos"), PathBuf::from("/srv/photos/2024")];
+        let folders = [
+            PathBuf::from("/srv/photos"),
+            PathBuf::from("/srv/photos/2024"),
+        ];
         assert_eq!(
             relative_to(Path::new("/srv/photos/2024/a/b.jpg"), &folders),
             "a/b.jpg"

@@ -176,7 +176,10 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     let secret = tmp_path.to_str().unwrap();
     assert!(!found.body.contains(secret), "{}", found.body);
     assert!(!page.body.contains(secret), "the page shows {secret}");
-    assert!(page.body.contains("山水/"), "the page names photos by relative path");
+    assert!(
+        page.body.contains("山水/"),
+        "the page names photos by relative path"
+    );
 
     // --- Fair: a client over its picture limit gets 429 + Retry-After; others do not.
     let picture = std::fs::read(&pictures[0]).unwrap();
@@ -190,7 +193,10 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     let wait: u64 = header(&refused, "retry-after").parse().unwrap();
     assert!((1..=10).contains(&wait), "Retry-After {wait}");
     let err: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
-    assert!(err["error"].as_str().unwrap().contains("try again"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("try again"),
+        "{err}"
+    );
     // The page's server function gets an error its client decodes (and shows in words).
     let server_fn = format!(
         "{base}{}",

@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::assets::with_base;
 use crate::components::lightbox::Lightbox;
 use crate::components::query_summary::QuerySummary;
 use crate::components::states::EmptyState;
-use crate::assets::with_base;
 use crate::i18n::use_lang;
 use crate::search::{Hit, Query, SearchResults};
 use crate::url::href_with;

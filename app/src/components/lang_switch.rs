@@ -7,7 +7,7 @@ use leptos_router::NavigateOptions;
 use wasm_bindgen::JsCast;
 
 use crate::i18n::{cookie_value, use_lang};
-use crate::url::{href_with, route_with};
+use crate::url::{as_is, href_with};
 
 #[component]
 pub fn LangSwitch() -> impl IntoView {
@@ -24,12 +24,12 @@ pub fn LangSwitch() -> impl IntoView {
         }
         // A `lang=` in the URL would win over the cookie on reload: drop it.
         if params.with_untracked(|p| p.get("lang").is_some()) {
-            let without = params.with_untracked(|p| route_with(p, &[("lang", None)]));
+            let without = params.with_untracked(|p| href_with(p, &[("lang", None)]));
             navigate(
                 &without,
                 NavigateOptions {
                     replace: true,
-                    ..Default::default()
+                    ..as_is()
                 },
             );
         }

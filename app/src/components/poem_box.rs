@@ -1,12 +1,14 @@
 //! The poem box: a GET form on `/` (so it works before hydration and gives a shareable URL),
-//! Enter submits and Shift+Enter adds a line, plus one-tap example lines from 天净沙·秋思.
+//! submitted through the router once the client runs; Enter submits and Shift+Enter adds a
+//! line, plus one-tap example lines from 天净沙·秋思.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
+use leptos_router::hooks::use_navigate;
 
+use crate::assets::with_base;
 use crate::i18n::use_lang;
 use crate::search::{Query, DEFAULT_K};
-use crate::url::search_href;
+use crate::url::{as_is, search_href};
 
 /// Lines of 马致远《天净沙·秋思》, the reference article's examples.
 pub const EXAMPLES: [&str; 5] = [
@@ -33,6 +35,22 @@ pub fn PoemBox(
                 let _ = form.request_submit();
             }
         }
+    };
+    // A plain GET form (the site's base path in its action, for visitors without the client);
+    // with the client, the router navigates to the same URL.
+    let navigate = use_navigate();
+    let on_submit = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let form: web_sys::HtmlFormElement = event_target(&ev);
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+            return;
+        };
+        let Ok(params) = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data.into())
+        else {
+            return;
+        };
+        let params = String::from(params.to_string());
+        navigate(&with_base(&format!("/?{params}")), as_is());
     };
     let text = Memo::new(move |_| query.read().q.clone());
     // With a picture or photo on screen, the text can be combined with it.
@@ -64,7 +82,7 @@ pub fn PoemBox(
 
     view! {
         <div class="poem-form" data-testid="poem-form">
-            <Form method="GET" action="/">
+            <form method="GET" action=with_base("/") on:submit=on_submit>
                 <label class="visually-hidden" for="poem-input">
                     {move || lang.get().t().poem_label}
                 </label>
@@ -90,7 +108,7 @@ pub fn PoemBox(
                 {combine}
                 {k_field}
                 <p class="syntax-hint">{move || lang.get().t().syntax_hint}</p>
-            </Form>
+            </form>
             <nav class="examples" aria-label=move || lang.get().t().examples>
                 {EXAMPLES
                     .iter()

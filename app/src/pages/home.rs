@@ -5,8 +5,8 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
 
+use crate::assets::with_base;
 use crate::components::gallery::ResultsView;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
@@ -16,6 +16,7 @@ use crate::components::upload::Upload;
 use crate::i18n::use_lang;
 use crate::query::check_weight;
 use crate::search::{clamp_k, get_status, search, upload_query, Query, SearchError};
+use crate::url::as_is;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -67,7 +68,7 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |_| match upload.value().get() {
         Some(Ok(id)) => {
             upload.value().set(None);
-            navigate(&format!("/?img={id}"), NavigateOptions::default());
+            navigate(&with_base(&format!("/?img={id}")), as_is());
         }
         Some(Err(e)) => {
             upload.value().set(None);

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use app::assets::SiteAssets;
 use app::query::{check_weight, Term};
 use app::search::{
     clamp_k, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService, IMAGE_FIELD,
@@ -16,7 +17,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use app::assets::SiteAssets;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -19,10 +19,12 @@ pub fn mount(app: Router, base: &str, page: &str) -> Router {
     let page = page.to_string();
     Router::new()
         .fallback_service(app)
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let req = rewrite(&base, &page, req);
-            async move { next.run(req).await }
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let req = rewrite(&base, &page, req);
+                async move { next.run(req).await }
+            },
+        ))
 }
 
 /// The request as the inner router should see it.

@@ -25,7 +25,10 @@ pub fn respond(path: &str, error: SearchError, base: &str) -> Response {
         // A server function: its client decodes the body as a `SearchError` (JSON).
         let body = serde_json::to_string(&error).unwrap_or_default();
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response()

@@ -7,8 +7,8 @@ use app::assets::SiteAssets;
 use app::search::{SearchError, SearchService, IMAGE_FIELD};
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::Extension;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
 
 use super::AppState;
 
