@@ -2,10 +2,12 @@
 // search by picker, drop and paste with in-browser downscaling, more-like-this, the
 // lightbox, the relative cut-off, combined queries, languages, share, and the designed
 // error state. Runs on the desktop and phone projects; saves a screenshot of each.
-import { test, expect, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 import * as fs from 'node:fs';
 
 import {
+  test,
+  expect,
   IMG_URL,
   RESULTS_TIMEOUT,
   collectErrors,
