@@ -554,7 +554,10 @@ async fn pause_before_delete_for_tests(inserted: usize, to_delete: usize) {
         return;
     };
     if let Err(e) = std::fs::write(&path, format!("{inserted} {to_delete}\n")) {
-        tracing::error!("{TEST_PAUSE_ENV}: writing {}: {e}", Path::new(&path).display());
+        tracing::error!(
+            "{TEST_PAUSE_ENV}: writing {}: {e}",
+            Path::new(&path).display()
+        );
     }
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;

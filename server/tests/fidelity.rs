@@ -87,7 +87,10 @@ fn the_known_tokenizer_differences_stay_exactly_as_recorded() {
         let ours = ids(&case["tokenizers_ids"]);
         let cn_clip = ids(&case["cn_clip_ids"]);
         assert_ne!(ours, cn_clip, "{text:?}: recorded as a difference");
-        assert!(case["why"].as_str().is_some_and(|w| w.len() > 20), "{text:?}");
+        assert!(
+            case["why"].as_str().is_some_and(|w| w.len() > 20),
+            "{text:?}"
+        );
         let got = tok.encode_padded(&[text]).unwrap();
         assert_eq!(got.ids, ours, "{text:?}: {}", case["why"]);
         // The same text inside a batch gives the same ids (padding is per batch).

@@ -20,9 +20,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use app::search::SearchService;
-use common::{
-    copy_demo, demo_photos, index_options, portable_shihua, start_and_index, TestMilvus,
-};
+use common::{copy_demo, demo_photos, index_options, portable_shihua, start_and_index, TestMilvus};
 use server::ingest::{index_folder, ReadHook};
 use server::service::Shihua;
 use server::store::MilvusStore;

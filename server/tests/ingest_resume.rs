@@ -234,10 +234,16 @@ async fn sigkill_between_a_replace_insert_and_its_delete_then_rerun_gives_one_ro
     let demo = demo_photos();
     let changed = [&photos[0], &photos[3]];
     let mut new_sha = HashMap::new();
-    for (photo, src) in changed.iter().zip([&demo[demo.len() - 1], &demo[demo.len() - 2]]) {
+    for (photo, src) in changed
+        .iter()
+        .zip([&demo[demo.len() - 1], &demo[demo.len() - 2]])
+    {
         std::fs::copy(src, photo).unwrap();
         let key = photo.canonicalize().unwrap().to_string_lossy().into_owned();
-        new_sha.insert(key, hex::encode(Sha256::digest(std::fs::read(photo).unwrap())));
+        new_sha.insert(
+            key,
+            hex::encode(Sha256::digest(std::fs::read(photo).unwrap())),
+        );
     }
 
     let paused = tmp.path().join("paused");

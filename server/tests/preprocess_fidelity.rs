@@ -76,8 +76,8 @@ impl RefSet {
     fn load(name: &str) -> RefSet {
         let dir = repo_root().join("models/testdata").join(name);
         let path = dir.join("index.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         RefSet {
             dir,
             index: serde_json::from_str(&text).expect("valid json"),
@@ -167,7 +167,8 @@ fn check_set(set: &RefSet, min_within: usize) {
             (e["width"].as_u64().unwrap(), e["height"].as_u64().unwrap()),
             "{source}: decoded (upright) size"
         );
-        let reference = reference_tensor(&set.dir.join(e["reference"].as_str().unwrap()), spec.size);
+        let reference =
+            reference_tensor(&set.dir.join(e["reference"].as_str().unwrap()), spec.size);
         assert_eq!(ours.len(), reference.len(), "{source}: tensor length");
         let (mut max, mut sum) = (0f32, 0f64);
         for (a, b) in ours.iter().zip(&reference) {

@@ -139,7 +139,10 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>)
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some((ct, b)) = body {
-        req.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()));
+        req.push_str(&format!(
+            "Content-Type: {ct}\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
     }
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
@@ -165,12 +168,13 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>)
     let mut rest = &raw[split + 4..];
     let body = if head.contains("transfer-encoding: chunked") {
         let mut out = Vec::new();
-        loop {
-            let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
-                break;
-            };
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(
-                String::from_utf8_lossy(&rest[..eol]).split(';').next().unwrap().trim(),
+                String::from_utf8_lossy(&rest[..eol])
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim(),
                 16,
             )
             .unwrap_or(0);
@@ -194,7 +198,11 @@ fn lite_lib_links(dir: &Path) -> PathBuf {
     for e in std::fs::read_dir(lite_lib()).unwrap().flatten() {
         symlink(e.path(), dir.join(e.file_name())).unwrap();
     }
-    assert!(dir.join("milvus").exists(), "no milvus binary in {}", dir.display());
+    assert!(
+        dir.join("milvus").exists(),
+        "no milvus binary in {}",
+        dir.display()
+    );
     dir.to_path_buf()
 }
 
@@ -266,7 +274,9 @@ fn outage_answers_503_then_serve_recovers_through_its_own_watchdog() {
     let mut served = index_and_serve(tmp.path(), &lib);
     let (code, body) = served.get(SEARCH);
     assert_eq!(code, 200, "{body}");
-    let first = served.lite_pid().expect("serve started a Milvus Lite child");
+    let first = served
+        .lite_pid()
+        .expect("serve started a Milvus Lite child");
 
     // Milvus Lite dies, and cannot be restarted while its binary is away.
     let binary = lib.join("milvus");
@@ -283,7 +293,10 @@ fn outage_answers_503_then_serve_recovers_through_its_own_watchdog() {
     assert_eq!(code, 503, "{body}");
     let (code, body) = served.get(SEARCH);
     assert_eq!(code, 503, "{body}");
-    assert!(body.contains("unavailable"), "the message says what is wrong: {body}");
+    assert!(
+        body.contains("unavailable"),
+        "the message says what is wrong: {body}"
+    );
     let (code, page) = served.get(PAGE);
     assert_eq!(code, 503, "{page}");
     assert!(page.contains("data-testid=\"search-error\""), "{page}");
@@ -365,7 +378,11 @@ fn zero_png(w: u32, h: u32) -> Vec<u8> {
         let table: Vec<u32> = (0..256u32)
             .map(|mut c| {
                 for _ in 0..8 {
-                    c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                    c = if c & 1 != 0 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
                 }
                 c
             })
@@ -405,7 +422,9 @@ fn a_decompression_bomb_does_not_grow_the_servers_memory() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = lite_lib_links(&tmp.path().join("lite-lib"));
     let served = index_and_serve(tmp.path(), &lib);
-    let lite = served.lite_pid().expect("serve started a Milvus Lite child");
+    let lite = served
+        .lite_pid()
+        .expect("serve started a Milvus Lite child");
     let pid = served.pid();
 
     // 12,000 × 12,000 = 144 MP (over the 100 MP limit): 144 MB of pixels once decoded, and

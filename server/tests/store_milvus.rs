@@ -476,7 +476,6 @@ async fn list_indexed_reads_past_query_caps_and_delete_ids() {
     lite.stop().await;
 }
 
-
 // That Milvus Lite dies with a SIGKILLed parent is tested on the real `shihua serve` process
 // (server/tests/serve_process.rs), for the child started at start-up and one the watchdog
 // restarted.

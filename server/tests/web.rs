@@ -75,7 +75,10 @@ async fn assert_scores(v: &Value, want: &[f32], store: &MilvusStore) {
             .map(|(a, b)| f64::from(*a) * f64::from(*b))
             .sum();
         let score = r["score"].as_f64().unwrap();
-        assert!((score - dot).abs() < 1e-4, "photo {id}: score {score}, expected {dot}");
+        assert!(
+            (score - dot).abs() < 1e-4,
+            "photo {id}: score {score}, expected {dot}"
+        );
     }
 }
 

@@ -217,13 +217,18 @@ pub fn portable_shihua(dir: &Path) -> PortableShihua {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     };
     let copy = |from: &Path, to: &Path, m: u32| {
-        std::fs::copy(from, to).unwrap_or_else(|e| {
-            panic!("copying {} to {}: {e}", from.display(), to.display())
-        });
+        std::fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
         mode(to, m);
     };
     let models = dir.join("models");
-    for d in [dir.to_path_buf(), dir.join("bin"), dir.join("lib"), models.clone(), models.join("fixture")] {
+    for d in [
+        dir.to_path_buf(),
+        dir.join("bin"),
+        dir.join("lib"),
+        models.clone(),
+        models.join("fixture"),
+    ] {
         std::fs::create_dir_all(&d).unwrap();
         mode(&d, 0o755);
     }
@@ -238,7 +243,11 @@ pub fn portable_shihua(dir: &Path) -> PortableShihua {
         copy(&src.join(f), &models.join(f), 0o644);
     }
     for f in ["image.onnx", "text.onnx"] {
-        copy(&src.join("fixture").join(f), &models.join("fixture").join(f), 0o644);
+        copy(
+            &src.join("fixture").join(f),
+            &models.join("fixture").join(f),
+            0o644,
+        );
     }
     PortableShihua {
         bin,
