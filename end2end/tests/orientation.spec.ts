@@ -33,8 +33,9 @@ function expectUpright(size: { width: number; height: number; samples: Rgb[] }, 
 
 test('an EXIF-rotated photo stays upright through the downscale and on the server', async ({ page }) => {
   await openHydrated(page);
-  // Record the file the page hands to fetch, decoded WITHOUT applying any EXIF tag: its
-  // pixels themselves must be upright.
+  // Record the file the page hands to fetch. It must carry no EXIF block (nothing left for
+  // the server to rotate again), so its pixels themselves must be upright. (Chromium applies
+  // an EXIF orientation in createImageBitmap whatever `imageOrientation` says.)
   await page.evaluate(() => {
     const w = window as unknown as { __sent?: Promise<object>; fetch: typeof fetch };
     const original = w.fetch.bind(window);
@@ -49,6 +50,9 @@ test('an EXIF-rotated photo stays upright through the downscale and on the serve
       if (form && /upload_query/.test(url)) {
         w.__sent = form.then(async (fd) => {
           const file = fd.get('image') as File;
+          const bytes = new Uint8Array(await file.arrayBuffer());
+          const exif = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0", the APP1 EXIF header
+          const hasExif = bytes.some((_, i) => exif.every((v, j) => bytes[i + j] === v));
           const b = await createImageBitmap(file, { imageOrientation: 'none' });
           const c = document.createElement('canvas');
           c.width = b.width;
@@ -61,6 +65,7 @@ test('an EXIF-rotated photo stays upright through the downscale and on the serve
             width: b.width,
             height: b.height,
             type: file.type,
+            hasExif,
             samples: [
               at(0.5, 0.04),
               at(0.25, 0.3),
@@ -78,8 +83,9 @@ test('an EXIF-rotated photo stays upright through the downscale and on the serve
   await expect.poll(() => page.evaluate(() => '__sent' in window)).toBe(true);
   const sent = (await page.evaluate(
     () => (window as unknown as { __sent: Promise<object> }).__sent,
-  )) as { width: number; height: number; type: string; samples: Rgb[] };
+  )) as { width: number; height: number; type: string; hasExif: boolean; samples: Rgb[] };
   expect(sent.type).toBe('image/jpeg');
+  expect(sent.hasExif, 'the sent JPEG has no EXIF block (no orientation tag to apply twice)').toBe(false);
   expect([sent.width, sent.height], 'downscaled to 1024 px, upright').toEqual([1024, 768]);
   expectUpright(sent, 'the uploaded picture');
 
