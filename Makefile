@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODEL ?=
 PORT ?= 3000
 
-.PHONY: run test test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data \
+.PHONY: run test test-full test-standalone setup setup-e2e site site-release unit e2e fmt lint clean-data \
 	fuzz bench bench-setup bench-index bench-query bench-load bench-scale
 
 ## make run: install what is missing, build, index the demo photos, serve on http://127.0.0.1:$(PORT)
@@ -13,6 +13,11 @@ run: setup site-release
 ## make test: every test (unit, integration against a real Milvus Lite, Playwright e2e)
 test: setup-e2e
 	scripts/test.sh
+
+## make test-full: `make test`, then the checks that need files outside the repository (the
+## 750 MB models/ViT-B-16-random export, ../shared/datasets/photos); they fail if those are absent
+test-full: test
+	cargo test -p server --test fidelity_random --test preprocess_fidelity -- --ignored
 
 ## make test-standalone: the store and ingest integration tests against a real Milvus standalone 2.3.5
 test-standalone: setup

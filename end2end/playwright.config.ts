@@ -13,7 +13,9 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   fullyParallel: false,
-  forbidOnly: !!process.env.CI,
+  // `make test` (scripts/test.sh) sets SHIHUA_E2E_FORBID_ONLY=1: a stray test.only fails there
+  // too, not only on CI (checked by tests/suite.spec.ts).
+  forbidOnly: !!process.env.CI || process.env.SHIHUA_E2E_FORBID_ONLY === '1',
   timeout: 60_000,
   // The custom reporter prints one closing line `e2e: N passed, N failed`
   // that CI counts tests from.

@@ -2,10 +2,12 @@
 // search by picker, drop and paste with in-browser downscaling, more-like-this, the
 // lightbox, the relative cut-off, combined queries, languages, share, and the designed
 // error state. Runs on the desktop and phone projects; saves a screenshot of each.
-import { test, expect, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 import * as fs from 'node:fs';
 
 import {
+  test,
+  expect,
   IMG_URL,
   RESULTS_TIMEOUT,
   collectErrors,
@@ -190,7 +192,9 @@ test.describe('search by picture', () => {
     await expectResults(page);
   });
 
-  test('an upload that is not a picture shows a readable error', async ({ page }) => {
+  test('an upload that is not a picture shows a readable error', async ({ page, consoleErrors }) => {
+    // The browser logs the 400 it gets back; nothing else may go wrong.
+    consoleErrors.allow(/status of 400 \(Bad Request\) \(http:\/\/[^/]+\/api\/upload_query\d*\)$/);
     await openHydrated(page);
     await page.getByTestId('upload-input').setInputFiles({
       name: 'notes.jpg',
@@ -294,7 +298,12 @@ test.describe('gallery', () => {
     await expectResults(page);
   });
 
-  test('an expired picture link and an unknown photo show the designed error state', async ({ page }) => {
+  test('an expired picture link and an unknown photo show the designed error state', async ({
+    page,
+    consoleErrors,
+  }) => {
+    // The pages answer 404, which the browser logs.
+    consoleErrors.allow(/status of 404 \(Not Found\) \(http:\/\/[^/]+\/\?(img=0{20}|like=1)\)$/);
     await openHydrated(page, '/?img=00000000000000000000');
     await expect(page.getByTestId('search-error')).toContainText(/expired|过期/);
     await expect(page.getByTestId('retry')).toBeVisible();

@@ -1,5 +1,5 @@
 // Shared helpers for the shihua browser tests.
-import { expect, type Page } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -170,3 +170,49 @@ export function jpegSize(buf: Buffer): { width: number; height: number } | null 
   }
   return null;
 }
+
+/** Console errors of one test; `allow(re)` marks errors the test expects (e.g. a 400 it provokes). */
+export interface ConsoleErrors {
+  list: string[];
+  allow(re: RegExp): void;
+}
+
+/**
+ * `test` for every spec: console errors and uncaught page errors are collected in every test,
+ * on the `page` fixture's context and on any context the test opens with `browser.newContext`,
+ * and the test fails if there were any it did not `consoleErrors.allow(...)`.
+ */
+export const test = base.extend<{ consoleErrors: ConsoleErrors }>({
+  consoleErrors: [
+    async ({ browser, context }, use) => {
+      const list: string[] = [];
+      const allowed: RegExp[] = [];
+      const watch = (ctx: BrowserContext) => {
+        ctx.on('console', (msg) => {
+          const url = msg.location().url ?? '';
+          if (msg.type() === 'error' && !(/favicon/i.test(url) && /404|Not Found/i.test(msg.text()))) {
+            list.push(`console.error: ${msg.text()}${url ? ` (${url})` : ''}`);
+          }
+        });
+        ctx.on('weberror', (err) => list.push(`pageerror: ${err.error().message}`));
+      };
+      watch(context);
+      const newContext = browser.newContext;
+      browser.newContext = async (...args: Parameters<typeof newContext>) => {
+        const ctx = await newContext.apply(browser, args);
+        watch(ctx);
+        return ctx;
+      };
+      try {
+        await use({ list, allow: (re) => allowed.push(re) });
+      } finally {
+        browser.newContext = newContext;
+      }
+      const unexpected = list.filter((e) => !allowed.some((re) => re.test(e)));
+      expect(unexpected, 'console errors and uncaught page errors').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+
+export { expect };

@@ -1,6 +1,6 @@
-import { test, expect } from '@playwright/test';
-
 import {
+  test,
+  expect,
   EXPECT_FIXTURE,
   collectErrors,
   openHydrated,

@@ -16,6 +16,7 @@ const SPEC: PreprocessSpec = PreprocessSpec {
     size: 224,
     mean: [0.48145466, 0.4578275, 0.40821073],
     std: [0.26862954, 0.26130258, 0.27577711],
+    jpeg_draft: false,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -628,6 +628,7 @@ impl Inserter<'_> {
             .context("inserting a batch into Milvus")?;
         if !old.is_empty() {
             summary.replaced += old.len();
+            pause_before_delete_for_tests(n, old.len()).await;
             self.store
                 .delete_ids(&old)
                 .await
@@ -642,6 +643,27 @@ impl Inserter<'_> {
         ));
         self.batch_start = Instant::now();
         Ok(())
+    }
+}
+
+/// Names a file for the tests of a run killed in the middle of a replace
+/// (server/tests/ingest_resume.rs). Not a user setting: when set, a batch that replaces rows
+/// stops after its insert and before deleting the rows it replaces, writes
+/// `<inserted> <to delete>` to that file, and waits there until the process is killed.
+pub const TEST_PAUSE_ENV: &str = "SHIHUA_TEST_PAUSE_BEFORE_DELETE";
+
+async fn pause_before_delete_for_tests(inserted: usize, to_delete: usize) {
+    let Some(path) = std::env::var_os(TEST_PAUSE_ENV).filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if let Err(e) = std::fs::write(&path, format!("{inserted} {to_delete}\n")) {
+        tracing::error!(
+            "{TEST_PAUSE_ENV}: writing {}: {e}",
+            Path::new(&path).display()
+        );
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 

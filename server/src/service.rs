@@ -389,4 +389,30 @@ mod tests {
         assert!(combine(&[(a.clone(), 1.0), (a.clone(), -1.0)]).is_err());
         assert!(combine(&[(b, -1.0)]).is_err());
     }
+
+    /// Weights scale each part before the sum is normalised, checked against vectors worked
+    /// out by hand (not by `combine`).
+    #[test]
+    fn weights_are_applied_before_normalising() {
+        let close = |got: &[f32], want: &[f32]| {
+            got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6)
+        };
+        let a = Arc::new(vec![0.6, 0.8, 0.0]);
+        let b = Arc::new(vec![0.0, 0.6, 0.8]);
+        // 2a + b = (1.2, 2.2, 0.8), |2a + b| = √6.92 = 2.630589…
+        let two_a_b = [0.456_171_55, 0.836_314_5, 0.304_114_37];
+        let got = combine(&[(a.clone(), 2.0), (b.clone(), 1.0)]).unwrap();
+        assert!(close(&got, &two_a_b), "{got:?}");
+        // a + b = (0.6, 1.4, 0.8), |a + b| = √2.96: a different direction.
+        let a_b = [0.348_742_9, 0.813_733_5, 0.464_990_55];
+        let equal = combine(&[(a.clone(), 1.0), (b.clone(), 1.0)]).unwrap();
+        assert!(close(&equal, &a_b), "{equal:?}");
+        assert!(!close(&got, &equal));
+        // a − 0.5·b = (0.6, 0.5, −0.4), |·| = √0.77.
+        let got = combine(&[(a, 1.0), (b, -0.5)]).unwrap();
+        assert!(
+            close(&got, &[0.683_763_46, 0.569_802_9, -0.455_842_3]),
+            "{got:?}"
+        );
+    }
 }

@@ -79,15 +79,6 @@ fn png_declaring(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let tmp = tempfile::tempdir().unwrap();
@@ -157,13 +148,11 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
         );
     }
 
-    // A decompression bomb is refused from its header, before any large allocation.
-    let before = rss_kb();
+    // A decompression bomb is refused from its header (that the server's memory does not
+    // grow is measured on a real `shihua serve` process in serve_process.rs).
     let (code, body) = send(&app, upload(&png_declaring(50_000, 50_000), "bomb.png")).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(body.contains("50000"), "{body}");
-    let grown_mb = rss_kb().saturating_sub(before) / 1024;
-    assert!(grown_mb < 200, "memory grew by {grown_mb} MB");
 
     // Odd queries are handled; none is an expression to Milvus.
     for q in ["", "%20%20%20", "%00%01"] {

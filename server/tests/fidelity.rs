@@ -59,6 +59,46 @@ fn tokenizer_matches_cn_clip_on_the_whole_corpus() {
     );
 }
 
+/// The strings where our tokenizer (the `tokenizers` crate) and cn_clip's are known to differ
+/// (models/testdata/tokenizer_known_differences.json, kept out of the corpus above) give
+/// exactly the recorded ids, which are not cn_clip's. If one of them starts to agree with
+/// cn_clip (a fix, or a tokenizers upgrade), or to differ in a new way, this fails: move it
+/// into the corpus or record the new ids.
+#[test]
+fn the_known_tokenizer_differences_stay_exactly_as_recorded() {
+    let cases = json("testdata/tokenizer_known_differences.json");
+    let cases = cases.as_array().unwrap();
+    let texts: Vec<&str> = cases.iter().map(|c| c["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        ["ΟΔΟΣ", "\u{e000}private", "月\u{f0000}光"],
+        "the three recorded differences"
+    );
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect()
+    };
+    let tok = TextTokenizer::load(&models_dir().join("tokenizer.json"), 52).unwrap();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let ours = ids(&case["tokenizers_ids"]);
+        let cn_clip = ids(&case["cn_clip_ids"]);
+        assert_ne!(ours, cn_clip, "{text:?}: recorded as a difference");
+        assert!(
+            case["why"].as_str().is_some_and(|w| w.len() > 20),
+            "{text:?}"
+        );
+        let got = tok.encode_padded(&[text]).unwrap();
+        assert_eq!(got.ids, ours, "{text:?}: {}", case["why"]);
+        // The same text inside a batch gives the same ids (padding is per batch).
+        let batch = tok.encode_padded(&[text, "夕阳西下"]).unwrap();
+        assert_eq!(batch.ids[..52], ours[..], "{text:?} in a batch");
+    }
+}
+
 #[test]
 fn over_long_text_is_cut_at_52_tokens_and_reported() {
     let tok = TextTokenizer::load(&models_dir().join("tokenizer.json"), 52).unwrap();

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use app::search::SearchService;
-use common::{copy_demo, demo_photos, index_options, start_and_index, TestMilvus};
+use common::{copy_demo, demo_photos, index_options, portable_shihua, start_and_index, TestMilvus};
 use server::ingest::{index_folder, ReadHook};
 use server::service::Shihua;
 use server::store::MilvusStore;
@@ -84,11 +84,14 @@ async fn unreadable_files_and_folders_and_a_fifo_are_reported_and_skipped() {
     } else {
         &[]
     };
-    let out = milvus
-        .shihua(as_nobody, &args)
+    // `nobody` cannot be expected to reach the checkout (a clone in a 0700 home folder):
+    // the binary, ONNX Runtime and the fixture model are copied where it can read them.
+    let portable = portable_shihua(&tmp.path().join("shihua"));
+    let out = portable
+        .command(&milvus, as_nobody, &args)
         .env("HOME", tmp.path())
         .output()
-        .expect("setpriv (util-linux) runs shihua as nobody");
+        .expect("setpriv (util-linux) runs shihua as nobody: install util-linux");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");

@@ -1,7 +1,9 @@
 //! Re-running `shihua index` is safe: unchanged photos are skipped, a changed photo replaces
 //! its row, `--prune` removes rows of deleted photos, and a run killed with SIGKILL at any
 //! point followed by a full run leaves exactly one row per photo. Real Milvus Lite, the real
-//! `shihua` binary, the fixture model.
+//! `shihua` binary, the fixture model. The kills hit a running index (checked: killed by the
+//! signal, with fewer rows written than photos), including one held between the insert of a
+//! replacing row and the delete of the row it replaces.
 //!
 //! With `SHIHUA_TEST_MILVUS_URI` set (e.g. `http://127.0.0.1:19530`, a real Milvus standalone:
 //! `scripts/test-standalone.sh`), both tests use that server instead of an embedded Milvus
@@ -10,13 +12,15 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{copy_demo, repo, TestMilvus};
+use common::{copy_demo, demo_photos, repo, TestMilvus};
 use server::store::MilvusStore;
+use sha2::{Digest, Sha256};
 
 /// `shihua index DIR` in small batches (many inserts per run), then `extra`.
 fn index_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
@@ -145,6 +149,21 @@ async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
     milvus.stop().await;
 }
 
+/// SIGKILLs `child` and asserts it was still running (killed by the signal, not exited).
+fn kill_running(child: &mut std::process::Child, what: &str) {
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{what}: the run had already ended; it must be killed while running"
+    );
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{what}: the run ended by itself ({status}) instead of being killed"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
     let tmp = tempfile::tempdir().unwrap();
@@ -158,27 +177,120 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
     let m = &milvus;
     let s = store(m).await;
 
-    // Kill points: after the first rows land, and after more than half have landed.
+    // Kill points: after the first rows land, and after more than half have landed. Each
+    // kill must hit a running index that has written some rows but not all of them.
     for threshold in [1u64, 13] {
         let mut child = m.shihua(&[], &index_args(&dir, &[])).spawn().unwrap();
         let start = Instant::now();
         loop {
             let n = s.count().await.unwrap_or(0);
-            if n >= threshold || start.elapsed() > Duration::from_secs(120) {
+            if n >= threshold {
                 break;
             }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before {threshold} rows were visible ({n})"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "fewer than {threshold} rows after 120 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_running(&mut child, &format!("kill after {threshold} rows"));
+        let rows = s.count().await.unwrap();
+        assert!(
+            rows >= threshold && rows < photos.len() as u64,
+            "killed with {rows} of {} rows written",
+            photos.len()
+        );
     }
     let summary = run_index(m, &dir, &[]);
     assert_eq!(line_value(&summary, "found:"), 24, "{summary}");
     assert_eq!(line_value(&summary, "rows in collection:"), 24, "{summary}");
     assert_one_row_per_photo(&s, &photos).await;
+    milvus.stop().await;
+}
+
+/// Killed in the middle of a replace: the new rows of changed photos are inserted, the rows
+/// they replace not yet deleted (the run is held there by the test-only pause
+/// `SHIHUA_TEST_PAUSE_BEFORE_DELETE`). The next run keeps the new rows and removes the old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_a_replace_insert_and_its_delete_then_rerun_gives_one_row_per_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("photos");
+    let photos = copy_demo(&dir, 6);
+    let milvus = TestMilvus::start(
+        "sigkill_between_a_replace_insert_and_its_delete",
+        &tmp.path().join("db/m.db"),
+    )
+    .await;
+    let m = &milvus;
+    let s = store(m).await;
+    run_index(m, &dir, &[]);
+    assert_one_row_per_photo(&s, &photos).await;
+
+    // Two photos get other content.
+    let demo = demo_photos();
+    let changed = [&photos[0], &photos[3]];
+    let mut new_sha = HashMap::new();
+    for (photo, src) in changed
+        .iter()
+        .zip([&demo[demo.len() - 1], &demo[demo.len() - 2]])
+    {
+        std::fs::copy(src, photo).unwrap();
+        let key = photo.canonicalize().unwrap().to_string_lossy().into_owned();
+        new_sha.insert(
+            key,
+            hex::encode(Sha256::digest(std::fs::read(photo).unwrap())),
+        );
+    }
+
+    let paused = tmp.path().join("paused");
+    let mut child = m
+        .shihua(&[], &index_args(&dir, &[]))
+        .env(server::ingest::TEST_PAUSE_ENV, &paused)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !paused.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended without reaching the replace"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no replace within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&paused).unwrap().trim(), "2 2");
+    // Both rows of each changed photo are there: the new one in, the old one not yet deleted.
+    let rows = s.list_indexed().await.unwrap();
+    assert_eq!(rows.len(), photos.len() + 2);
+    for (path, sha) in &new_sha {
+        let mut shas: Vec<&str> = rows
+            .iter()
+            .filter(|r| &r.filepath == path)
+            .filter_map(|r| r.sha256.as_deref())
+            .collect();
+        shas.sort();
+        assert_eq!(shas.len(), 2, "{path}: {shas:?}");
+        assert!(shas.contains(&sha.as_str()), "{path}: new row present");
+    }
+    kill_running(&mut child, "kill between insert and delete");
+
+    let summary = run_index(m, &dir, &[]);
+    assert!(summary.contains("0 pruned, 2 duplicates"), "{summary}");
+    assert_eq!(line_value(&summary, "indexed:"), 0, "{summary}");
+    assert_eq!(line_value(&summary, "rows in collection:"), 6, "{summary}");
+    assert_one_row_per_photo(&s, &photos).await;
+    // The rows kept are the new ones.
+    for r in s.list_indexed().await.unwrap() {
+        if let Some(sha) = new_sha.get(&r.filepath) {
+            assert_eq!(r.sha256.as_deref(), Some(sha.as_str()), "{}", r.filepath);
+        }
+    }
     milvus.stop().await;
 }
 

@@ -476,86 +476,9 @@ async fn list_indexed_reads_past_query_caps_and_delete_ids() {
     lite.stop().await;
 }
 
-/// True while `pid` exists and is not a zombie.
-fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // Field 3 (after "pid (comm)") is the state.
-            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
-            !matches!(state.and_then(|s| s.chars().next()), Some('Z') | Some('X'))
-        }
-        Err(_) => false,
-    }
-}
-
-const HELPER_ENV: &str = "SHIHUA_TEST_PARENT_HELPER_DIR";
-
-/// Not a test on its own: run by `child_dies_when_parent_is_killed` as a separate process
-/// that starts Milvus Lite, writes the child's pid, and waits to be SIGKILLed.
-#[test]
-fn helper_parent_process() {
-    let Some(dir) = std::env::var_os(HELPER_ENV) else {
-        return;
-    };
-    let dir = PathBuf::from(dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let lite = EmbeddedMilvus::start(&dir.join("milvus.db"), &lib_dir())
-            .await
-            .unwrap();
-        std::fs::write(dir.join("pid.tmp"), lite.pid().to_string()).unwrap();
-        std::fs::rename(dir.join("pid.tmp"), dir.join("pid")).unwrap();
-        tokio::time::sleep(std::time::Duration::from_secs(120)).await;
-        drop(lite);
-    });
-}
-
-#[test]
-fn child_dies_when_parent_is_killed() {
-    if skip_on_external(
-        "child_dies_when_parent_is_killed",
-        "it is about the embedded Milvus Lite child process",
-    ) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_parent_process", "--test-threads=1"])
-        .env(HELPER_ENV, dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid_file = dir.path().join("pid");
-    let started = std::time::Instant::now();
-    while !pid_file.exists() {
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "helper never started Milvus Lite"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(process_alive(pid));
-    parent.kill().unwrap(); // SIGKILL: no destructors run in the parent.
-    parent.wait().unwrap();
-    let killed = std::time::Instant::now();
-    while process_alive(pid) {
-        assert!(
-            killed.elapsed().as_secs() < 15,
-            "Milvus Lite {pid} outlived its SIGKILLed parent"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
+// That Milvus Lite dies with a SIGKILLed parent is tested on the real `shihua serve` process
+// (server/tests/serve_process.rs), for the child started at start-up and one the watchdog
+// restarted.
 
 /// A fixed port (`--lite-port`) is used as given; a port another Milvus already serves is
 /// refused with a clear error, never mistaken for our server (which would be another database).

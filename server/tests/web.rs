@@ -15,7 +15,7 @@ use axum::http::{header, Request, StatusCode};
 use common::{copy_demo, demo_photos, index_options, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use server::service::{combine, Shihua};
+use server::service::Shihua;
 use server::store::{MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
@@ -46,6 +46,40 @@ fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// normalise(Σ wᵢ·vᵢ), worked out here in f64 (independently of `server::service::combine`):
+/// the vector a combined query must search with.
+fn weighted(parts: &[(&Vec<f32>, f64)]) -> Vec<f32> {
+    let mut sum = vec![0f64; parts[0].0.len()];
+    for (v, w) in parts {
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += w * f64::from(*x);
+        }
+    }
+    let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    sum.into_iter().map(|x| (x / norm) as f32).collect()
+}
+
+/// Each result's score is its stored vector's inner product with `want` (the query vector
+/// the search must have used).
+async fn assert_scores(v: &Value, want: &[f32], store: &MilvusStore) {
+    let results = v["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{v}");
+    for r in results {
+        let id: i64 = r["id"].as_str().unwrap().parse().unwrap();
+        let photo = store.get_vector(id).await.unwrap().unwrap();
+        let dot: f64 = photo
+            .iter()
+            .zip(want)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        let score = r["score"].as_f64().unwrap();
+        assert!(
+            (score - dot).abs() < 1e-4,
+            "photo {id}: score {score}, expected {dot}"
+        );
+    }
 }
 
 async fn api(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
@@ -119,7 +153,7 @@ async fn web_experience_end_to_end() {
                 .collect::<Vec<_>>()
         }
     };
-    let text = |t: &str| Arc::new(encoder.embed_texts(&[t]).unwrap().vectors.remove(0));
+    let text = |t: &str| encoder.embed_texts(&[t]).unwrap().vectors.remove(0);
 
     // --- Combined text queries: exactly normalise(Σ wᵢ·eᵢ).
     let (status, v) = api(
@@ -130,16 +164,38 @@ async fn web_experience_end_to_end() {
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["terms"][0]["text"], "夕阳");
     assert_eq!(v["terms"][1]["weight"], -1.0);
-    let want = expect(combine(&[(text("夕阳"), 1.0), (text("城市"), -1.0)]).unwrap()).await;
-    assert_eq!(ids(&v), want);
+    let sunset_minus_city = weighted(&[(&text("夕阳"), 1.0), (&text("城市"), -1.0)]);
+    assert_eq!(ids(&v), expect(sunset_minus_city.clone()).await);
+    assert_scores(&v, &sunset_minus_city, &store).await;
 
     let (_, v) = api(
         &app,
         &format!("/api/v1/search?k={K}&q={}", enc("2*大海 + 夕阳")),
     )
     .await;
-    let want = expect(combine(&[(text("大海"), 2.0), (text("夕阳"), 1.0)]).unwrap()).await;
-    assert_eq!(ids(&v), want);
+    let (sea, sunset) = (text("大海"), text("夕阳"));
+    let two_sea_sunset = weighted(&[(&sea, 2.0), (&sunset, 1.0)]);
+    assert_eq!(ids(&v), expect(two_sea_sunset.clone()).await);
+    assert_scores(&v, &two_sea_sunset, &store).await;
+    // The weight matters: `大海 + 夕阳` searches with another vector, so other scores.
+    let sea_sunset = weighted(&[(&sea, 1.0), (&sunset, 1.0)]);
+    let moved: f64 = two_sea_sunset
+        .iter()
+        .zip(&sea_sunset)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(moved > 0.01, "2·大海 + 夕阳 vs 大海 + 夕阳: {moved}");
+    let (_, plain) = api(
+        &app,
+        &format!("/api/v1/search?k={K}&q={}", enc("大海 + 夕阳")),
+    )
+    .await;
+    assert_scores(&plain, &sea_sunset, &store).await;
+    assert_ne!(
+        v["results"][0]["score"], plain["results"][0]["score"],
+        "the weight 2 changed nothing"
+    );
 
     // A plain line is one term: the same as its own embedding.
     let (_, v) = api(
@@ -175,7 +231,7 @@ async fn web_experience_end_to_end() {
     assert_eq!(id.len(), 20);
     let (_, again) = api(&app, &format!("/api/v1/search?k={K}&img={id}")).await;
     assert_eq!(ids(&again), ids(&uploaded)[..K]);
-    let picture = Arc::new(shihua.embed_image(photo.clone()).await.unwrap());
+    let picture = shihua.embed_image(photo.clone()).await.unwrap();
 
     // Text plus picture, weighted.
     let (_, v) = api(
@@ -183,8 +239,9 @@ async fn web_experience_end_to_end() {
         &format!("/api/v1/search?k={K}&img={id}&w=0.5&q={}", enc("夕阳")),
     )
     .await;
-    let want = expect(combine(&[(text("夕阳"), 1.0), (picture.clone(), 0.5)]).unwrap()).await;
-    assert_eq!(ids(&v), want);
+    let text_and_picture = weighted(&[(&text("夕阳"), 1.0), (&picture, 0.5)]);
+    assert_eq!(ids(&v), expect(text_and_picture.clone()).await);
+    assert_scores(&v, &text_and_picture, &store).await;
 
     // The preview is served by id; ids are content hashes, nothing else is accepted.
     let (status, headers, body) = send(&app, get(&format!("/query/{id}"))).await;

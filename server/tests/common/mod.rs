@@ -168,7 +168,11 @@ impl TestMilvus {
     /// `shihua` on the fixture model (one thread) against this server and collection, output
     /// captured. A non-empty `wrapper` (e.g. `setpriv …`) runs it: `wrapper… shihua args…`.
     pub fn shihua(&self, wrapper: &[&str], args: &[&str]) -> Command {
-        let bin = env!("CARGO_BIN_EXE_shihua");
+        self.shihua_at(Path::new(env!("CARGO_BIN_EXE_shihua")), wrapper, args)
+    }
+
+    /// [`TestMilvus::shihua`] with another copy of the binary (see [`portable_shihua`]).
+    pub fn shihua_at(&self, bin: &Path, wrapper: &[&str], args: &[&str]) -> Command {
         let mut cmd = match wrapper.split_first() {
             Some((program, rest)) => {
                 let mut c = Command::new(program);
@@ -194,6 +198,78 @@ impl TestMilvus {
         if let Some(lite) = self.lite.take() {
             lite.stop().await.unwrap();
         }
+    }
+}
+
+/// Everything `shihua` needs to run the fixture model against a Milvus server, copied out of
+/// the checkout into `dir` (created with mode 0755, files 0644, the binary 0755): the binary,
+/// the ONNX Runtime library, models/manifest.toml, models/tokenizer.json and models/fixture.
+/// Another user (`nobody`) can run it there wherever the checkout lives, even in a 0700 home
+/// folder. Run it with [`PortableShihua::command`].
+pub struct PortableShihua {
+    pub bin: PathBuf,
+    pub ort: PathBuf,
+    pub models: PathBuf,
+    pub dir: PathBuf,
+}
+
+pub fn portable_shihua(dir: &Path) -> PortableShihua {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let copy = |from: &Path, to: &Path, m: u32| {
+        std::fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+        mode(to, m);
+    };
+    let models = dir.join("models");
+    for d in [
+        dir.to_path_buf(),
+        dir.join("bin"),
+        dir.join("lib"),
+        models.clone(),
+        models.join("fixture"),
+    ] {
+        std::fs::create_dir_all(&d).unwrap();
+        mode(&d, 0o755);
+    }
+    let bin = dir.join("bin/shihua");
+    copy(Path::new(env!("CARGO_BIN_EXE_shihua")), &bin, 0o755);
+    let lib = clip::runtime::find_dylib(&repo())
+        .expect("ONNX Runtime library not found: set ORT_DYLIB_PATH or run scripts/setup.sh");
+    let ort = dir.join("lib").join(lib.file_name().unwrap());
+    copy(&lib, &ort, 0o644);
+    let src = repo().join("models");
+    for f in ["manifest.toml", "tokenizer.json"] {
+        copy(&src.join(f), &models.join(f), 0o644);
+    }
+    for f in ["image.onnx", "text.onnx"] {
+        copy(
+            &src.join("fixture").join(f),
+            &models.join("fixture").join(f),
+            0o644,
+        );
+    }
+    PortableShihua {
+        bin,
+        ort,
+        models,
+        dir: dir.to_path_buf(),
+    }
+}
+
+impl PortableShihua {
+    /// The copied `shihua` (through `wrapper`, e.g. `setpriv …`) against `milvus`, run in the
+    /// copy's folder with ORT_DYLIB_PATH and SHIHUA_MODEL_DIR pointing into it.
+    pub fn command(&self, milvus: &TestMilvus, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut cmd = milvus.shihua_at(&self.bin, wrapper, args);
+        cmd.current_dir(&self.dir)
+            .env("ORT_DYLIB_PATH", &self.ort)
+            .env("SHIHUA_MODEL_DIR", &self.models)
+            .env("SHIHUA_DATA_DIR", self.dir.join("data"))
+            .env_remove("SHIHUA_MILVUS_LITE_LIB");
+        cmd
     }
 }
 
