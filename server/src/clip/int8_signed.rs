@@ -408,13 +408,11 @@ pub fn reencode(model: &[u8], out: &mut impl Write) -> Result<Reencoded, Int8Err
                     continue;
                 }
             }
-            GRAPH_INPUT | GRAPH_VALUE_INFO => {
-                if flip.contains(value_info_name(f.bytes()?)?) {
-                    let vi = retyped_value_info(f.bytes()?, INT8)?;
-                    parts.push(Cow::Owned(pb::len_prefix(f.num, vi.len())));
-                    parts.push(Cow::Owned(vi));
-                    continue;
-                }
+            GRAPH_INPUT | GRAPH_VALUE_INFO if flip.contains(value_info_name(f.bytes()?)?) => {
+                let vi = retyped_value_info(f.bytes()?, INT8)?;
+                parts.push(Cow::Owned(pb::len_prefix(f.num, vi.len())));
+                parts.push(Cow::Owned(vi));
+                continue;
             }
             _ => {}
         }
