@@ -466,6 +466,9 @@ pub fn signed_path(source: &Path) -> PathBuf {
     source.with_file_name(format!("{stem}.s8.onnx"))
 }
 
+/// Bump when the re-encoding changes: older caches are then made again.
+const FORMAT: u32 = 1;
+
 fn stamp_path(signed: &Path) -> PathBuf {
     signed.with_extension("json")
 }
@@ -473,6 +476,9 @@ fn stamp_path(signed: &Path) -> PathBuf {
 /// The record beside a signed graph: which source it was made from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Stamp {
+    /// [`FORMAT`] of the shihua that made it (a cache from another re-encoding is remade).
+    #[serde(default)]
+    format: u32,
     source_size: u64,
     source_mtime_ns: i128,
     source_sha256: String,
@@ -530,7 +536,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Int8Error> {
 pub fn ensure_signed(source: &Path) -> Result<SignedGraph, Int8Error> {
     let signed = signed_path(source);
     let (size, mtime) = file_id(source)?;
-    let stamp = read_stamp(&signed);
+    let stamp = read_stamp(&signed).filter(|s| s.format == FORMAT);
     let cached_ok = |s: &Stamp| {
         if s.signed_size == 0 {
             true
@@ -580,6 +586,7 @@ pub fn ensure_signed(source: &Path) -> Result<SignedGraph, Int8Error> {
         out.len() as u64
     };
     let s = Stamp {
+        format: FORMAT,
         source_size: size,
         source_mtime_ns: mtime,
         source_sha256: sha,
@@ -805,6 +812,14 @@ mod tests {
         let second = ensure_signed(&src).unwrap();
         assert!(!second.made_now);
         assert_eq!(second.report, first.report);
+        // A cache stamped by another re-encoding format: made again.
+        let stamp = dir.path().join("image.int8.s8.json");
+        let old = std::fs::read_to_string(&stamp)
+            .unwrap()
+            .replace("\"format\": 1", "\"format\": 0");
+        std::fs::write(&stamp, old).unwrap();
+        assert!(ensure_signed(&src).unwrap().made_now);
+        assert!(!ensure_signed(&src).unwrap().made_now);
         // Another graph at the same path: made again.
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&src, fixture("text.int8.onnx")).unwrap();
