@@ -188,6 +188,20 @@ mod service {
         }
         /// Largest accepted upload, in bytes.
         fn max_upload_bytes(&self) -> usize;
+        /// 以图寻诗: the `k` corpus lines closest to a picture, a photo or a text
+        /// (`crate::poems`).
+        async fn poem_lines(
+            &self,
+            query: crate::poems::PoemQuery,
+            k: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
+        /// 以诗配图: one photo per line of a whole poem, no photo twice; `alts` are the
+        /// "another photo" choices `(line, times)`.
+        async fn storyboard(
+            &self,
+            poem: String,
+            alts: Vec<(usize, u32)>,
+        ) -> Result<crate::poems::Storyboard, SearchError>;
     }
 
     /// How the service travels through Leptos context.

@@ -5,6 +5,7 @@ pub mod clip;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod poems;
 pub mod query_images;
 pub mod serve;
 pub mod service;

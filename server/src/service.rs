@@ -10,6 +10,7 @@ use app::search::{too_large, Hit, Query, SearchError, SearchResults, SearchServi
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
+use crate::poems::PoemLines;
 use crate::query_images::QueryImages;
 use crate::store::{MilvusStore, StoreError, StoredHit};
 
@@ -29,6 +30,8 @@ pub struct Shihua {
     /// Text encodes waiting for the text tower wait here (async), not on its mutex in a
     /// blocking thread: a burst of queries does not pile up threads and their allocations.
     text_slots: tokio::sync::Semaphore,
+    /// The `poem_lines` collection (以图寻诗, `crate::poems`), when opened.
+    poems: Option<Arc<PoemLines>>,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -57,7 +60,18 @@ impl Shihua {
             queries,
             decode_slots: tokio::sync::Semaphore::new(decode_parallelism()),
             text_slots: tokio::sync::Semaphore::new(2),
+            poems: None,
         }
+    }
+
+    /// Adds the `poem_lines` collection (photo → poem lines).
+    pub fn with_poems(mut self, poems: Arc<PoemLines>) -> Self {
+        self.poems = Some(poems);
+        self
+    }
+
+    pub fn poems(&self) -> Option<&Arc<PoemLines>> {
+        self.poems.as_ref()
     }
 
     /// Keeps uploaded query pictures in `dir` too, so shared `/?img=` links outlive a restart.
@@ -86,7 +100,7 @@ impl Shihua {
     }
 
     /// Normalised embeddings of several texts in one batch, and whether any was cut.
-    async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
+    pub(crate) async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
         let enc = self.encoder.clone();
         let out = run_blocking(&self.text_slots, move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -144,7 +158,7 @@ impl Shihua {
     }
 
     /// The stored embedding of photo `id`.
-    async fn photo_vector(&self, id: i64) -> Result<Vec<f32>, SearchError> {
+    pub(crate) async fn photo_vector(&self, id: i64) -> Result<Vec<f32>, SearchError> {
         self.store
             .get_vector(id)
             .await
@@ -242,6 +256,22 @@ impl SearchService for Shihua {
 
     fn max_upload_bytes(&self) -> usize {
         self.max_upload_bytes
+    }
+
+    async fn poem_lines(
+        &self,
+        query: app::poems::PoemQuery,
+        k: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        self.find_lines(query, k).await
+    }
+
+    async fn storyboard(
+        &self,
+        poem: String,
+        alts: Vec<(usize, u32)>,
+    ) -> Result<app::poems::Storyboard, SearchError> {
+        self.make_storyboard(&poem, &alts).await
     }
 }
 
