@@ -100,7 +100,10 @@ impl Shihua {
     }
 
     /// Normalised embeddings of several texts in one batch, and whether any was cut.
-    pub(crate) async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
+    pub(crate) async fn embed_texts(
+        &self,
+        texts: Vec<String>,
+    ) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
         let enc = self.encoder.clone();
         let out = run_blocking(&self.text_slots, move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -64,7 +64,7 @@ impl From<SearchResults> for ApiResults {
     }
 }
 
-fn api_hit(h: Hit) -> ApiHit {
+pub(crate) fn api_hit(h: Hit) -> ApiHit {
     ApiHit {
         thumb: format!("/thumb/{}", h.id),
         image: format!("/image/{}", h.id),

@@ -1,10 +1,11 @@
 //! The HTTP side: router assembly (`routes.rs`), photo and thumbnail serving by id
-//! (`media.rs`), the JSON API (`api.rs`), the script-free upload form (`upload_form.rs`) and
+//! (`media.rs`), the JSON API (`api.rs`, poems in `poems_api.rs`), the script-free upload form (`upload_form.rs`) and
 //! the health check (`health.rs`).
 
 pub mod api;
 pub mod health;
 pub mod media;
+pub mod poems_api;
 pub mod routes;
 pub mod upload_form;
 

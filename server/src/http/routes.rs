@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/query/{id}", get(super::media::query_picture))
         .route("/upload", post(super::upload_form::upload))
         .merge(super::api::routes())
+        .merge(super::poems_api::routes())
         .leptos_routes_with_context(&state, routes, move || provide_context(search.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -33,11 +33,8 @@ pub async fn run(cfg: &Common, action: PoemsCmd) -> anyhow::Result<()> {
     let encoder = startup::open_encoder(cfg, false)?;
     let opened = startup::open_store(cfg, encoder.spec()).await?;
     let result = async {
-        let poems = PoemLines::connect(
-            opened.store.config(),
-            &startup::poem_collection(cfg),
-        )
-        .await?;
+        let poems =
+            PoemLines::connect(opened.store.config(), &startup::poem_collection(cfg)).await?;
         match action {
             PoemsCmd::Index { limit } => {
                 let corpus = Corpus::bundled();

@@ -183,7 +183,10 @@ mod tests {
         let s = c.suggest("床前", 5);
         assert!(s.iter().all(|l| l.text.starts_with("床前")), "{s:?}");
         let moon = s.iter().find(|l| l.text == "床前明月光").unwrap();
-        assert_eq!((moon.title.as_str(), moon.author.as_str()), ("静夜思", "李白"));
+        assert_eq!(
+            (moon.title.as_str(), moon.author.as_str()),
+            ("静夜思", "李白")
+        );
         let fuzzy = c.suggest("枯鸦", 10);
         assert!(fuzzy.iter().any(|l| l.text == "枯藤老树昏鸦"), "{fuzzy:?}");
         assert!(c.suggest("", 5).is_empty());

@@ -8,8 +8,8 @@ pub mod cli;
 pub mod corpus;
 pub mod service;
 pub mod split;
-pub mod storyboard;
 pub mod store;
+pub mod storyboard;
 
 pub use self::corpus::{Corpus, CorpusLine, Poem};
 pub use self::store::{LineHit, PoemIndexSummary, PoemLines};

@@ -9,8 +9,8 @@ use app::poems::{PoemLine, PoemQuery, StoryLine, Storyboard};
 use app::search::{Hit, SearchError, MAX_K};
 
 use super::split::split_poem;
-use super::storyboard::{apply_alts, assign, Candidate};
 use super::store::LineHit;
+use super::storyboard::{apply_alts, assign, Candidate};
 use crate::service::{clean_query, store_error, Shihua};
 
 /// Candidate photos per line beyond the number of lines (so "another photo" has room).

@@ -103,7 +103,13 @@ mod tests {
     fn chinese_punctuation_ends_lines() {
         assert_eq!(
             split_lines("枯藤老树昏鸦，小桥流水人家，古道西风瘦马。夕阳西下，断肠人在天涯。"),
-            ["枯藤老树昏鸦", "小桥流水人家", "古道西风瘦马", "夕阳西下", "断肠人在天涯"]
+            [
+                "枯藤老树昏鸦",
+                "小桥流水人家",
+                "古道西风瘦马",
+                "夕阳西下",
+                "断肠人在天涯"
+            ]
         );
         assert_eq!(
             split_lines("谁知盘中餐？粒粒皆辛苦！山、水；云"),
@@ -126,7 +132,11 @@ mod tests {
         let lines = split_lines(poem);
         assert_eq!(
             lines,
-            ["两个黄鹂鸣翠柳 一行白鹭上青天", "窗含西岭千秋雪", "门泊东吴万里船"]
+            [
+                "两个黄鹂鸣翠柳 一行白鹭上青天",
+                "窗含西岭千秋雪",
+                "门泊东吴万里船"
+            ]
         );
         // A long clause stays whole too.
         let long = "山".repeat(200);
@@ -137,7 +147,10 @@ mod tests {
     fn empty_parts_and_punctuation_inside_lines_are_dropped() {
         assert_eq!(split_lines(""), Vec::<String>::new());
         assert_eq!(split_lines("，，。\n \n、！"), Vec::<String>::new());
-        assert_eq!(split_lines("  《静夜思》  \n\n“床前明月光”"), ["静夜思", "床前明月光"]);
+        assert_eq!(
+            split_lines("  《静夜思》  \n\n“床前明月光”"),
+            ["静夜思", "床前明月光"]
+        );
         assert_eq!(split_lines("[1]天净沙·秋思"), ["1天净沙秋思"]);
         assert_eq!(split_lines("　　夕阳　西下　"), ["夕阳 西下"]);
     }
@@ -148,7 +161,10 @@ mod tests {
             split_lines("Hello,  world! 春眠不觉晓 (Meng Haoran)，处处闻啼鸟"),
             ["Hello", "world", "春眠不觉晓 Meng Haoran", "处处闻啼鸟"]
         );
-        assert_eq!(split_lines("夜来风雨声、flowers fall…"), ["夜来风雨声", "flowers fall"]);
+        assert_eq!(
+            split_lines("夜来风雨声、flowers fall…"),
+            ["夜来风雨声", "flowers fall"]
+        );
         // Emoji and other scripts are kept as they are.
         assert_eq!(split_lines("月🌙光；Луна"), ["月🌙光", "Луна"]);
     }

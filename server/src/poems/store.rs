@@ -123,9 +123,7 @@ impl PoemLines {
                     tracing::warn!("poem lines not loaded ({e})");
                 }
             }
-            _ => tracing::warn!(
-                "no poem lines indexed yet: run `shihua poems index` for 以图寻诗"
-            ),
+            _ => tracing::warn!("no poem lines indexed yet: run `shihua poems index` for 以图寻诗"),
         }
         Ok(Arc::new(poems))
     }

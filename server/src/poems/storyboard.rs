@@ -211,7 +211,10 @@ mod tests {
             assert_eq!(covered, max_cover, "round {round}: {c:?} → {chosen:?}");
             if max_cover == lines {
                 let best_full = brute_force_full(&c, 0, &mut Vec::new()).unwrap();
-                assert!((got - best_full).abs() < 1e-4, "round {round}: {got} vs {best_full}");
+                assert!(
+                    (got - best_full).abs() < 1e-4,
+                    "round {round}: {got} vs {best_full}"
+                );
             }
             assert!(got <= best + 1e-4);
         }
