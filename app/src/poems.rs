@@ -129,6 +129,12 @@ pub async fn make_storyboard(poem: String, alt: String) -> Result<Storyboard, Se
     service()?.storyboard(poem, parse_alts(&alt)).await
 }
 
+/// Corpus poems whose title contains `title` (at most 20), for "pick a poem by title".
+#[server]
+pub async fn find_corpus_poems(title: String) -> Result<Vec<CorpusPoem>, SearchError> {
+    service()?.corpus_poems(title, 20).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

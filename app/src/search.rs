@@ -202,6 +202,12 @@ mod service {
             poem: String,
             alts: Vec<(usize, u32)>,
         ) -> Result<crate::poems::Storyboard, SearchError>;
+        /// Corpus poems whose title contains `title`.
+        async fn corpus_poems(
+            &self,
+            title: String,
+            limit: usize,
+        ) -> Result<Vec<crate::poems::CorpusPoem>, SearchError>;
     }
 
     /// How the service travels through Leptos context.

@@ -276,6 +276,14 @@ impl SearchService for Shihua {
     ) -> Result<app::poems::Storyboard, SearchError> {
         self.make_storyboard(&poem, &alts).await
     }
+
+    async fn corpus_poems(
+        &self,
+        title: String,
+        limit: usize,
+    ) -> Result<Vec<app::poems::CorpusPoem>, SearchError> {
+        Ok(crate::poems::service::corpus_poems(&title, limit))
+    }
 }
 
 /// Trim and check a query text. Control characters become spaces.

@@ -450,3 +450,78 @@ async fn poems_cli_indexes_resumably_and_searches() {
     assert_eq!(v[0]["author"], "骆宾王");
     milvus.stop().await.unwrap();
 }
+
+/// The `data-photo-id`s of a rendered storyboard, in line order.
+fn story_photo_ids(page: &str) -> Vec<String> {
+    page.split("data-photo-id=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_storyboards_and_the_poem_panel_without_javascript() {
+    let w = world(5).await;
+    // Storyboard page: the same photos as the API, with an "another photo" link per line.
+    let uri = format!("/?poem={}", enc(POEM));
+    let page = html(&w.app, &uri).await;
+    assert_eq!(
+        page.matches("data-testid=\"story-line\"").count(),
+        5,
+        "{page}"
+    );
+    let (_, board) = api(&w.app, &format!("/api/v1/storyboard?poem={}", enc(POEM))).await;
+    let api_ids: Vec<String> = board["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["photo"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(story_photo_ids(&page), api_ids);
+    assert_eq!(page.matches("data-testid=\"another-photo\"").count(), 5);
+    assert!(
+        page.contains("alt=2%2E1"),
+        "the third line's link adds alt=2.1: {page}"
+    );
+    // Following it: line 2 changes, the rest stay, as the API says.
+    let page2 = html(&w.app, &format!("{uri}&alt=2.1")).await;
+    let (_, board2) = api(
+        &w.app,
+        &format!("/api/v1/storyboard?poem={}&alt=2.1", enc(POEM)),
+    )
+    .await;
+    let ids2 = story_photo_ids(&page2);
+    assert_eq!(
+        ids2,
+        board2["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["photo"]["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    );
+    assert_ne!(ids2[2], api_ids[2]);
+    assert!(page2.contains("alt=2%2E2"), "pressing again counts on");
+
+    // Photo → poem panel on a ?like= page: five lines, each a search link with its source.
+    let photo = w.lite.store.list_indexed().await.unwrap()[0].id;
+    let page = html(&w.app, &format!("/?like={photo}")).await;
+    assert!(page.contains("data-testid=\"poem-panel\""), "{page}");
+    assert_eq!(page.matches("data-testid=\"poem-line\"").count(), 5);
+    let (_, lines) = api(&w.app, &format!("/api/v1/poems?like={photo}")).await;
+    let first = lines["results"][0]["text"].as_str().unwrap();
+    assert!(page.contains(&format!("href=\"/?q={}\"", enc(first))) || page.contains(first));
+    assert!(page.contains(&format!(
+        "《{}》",
+        lines["results"][0]["title"].as_str().unwrap()
+    )));
+    // No panel on a text search.
+    let page = html(&w.app, &format!("/?q={}", enc("夕阳"))).await;
+    assert!(!page.contains("data-testid=\"poem-panel\""));
+
+    // Pick a poem by title: links to its storyboard.
+    let page = html(&w.app, &format!("/?title={}", enc("静夜思"))).await;
+    assert!(page.contains("data-testid=\"title-result\""), "{page}");
+    assert!(page.contains("?poem="));
+    w.lite.milvus.stop().await.unwrap();
+}

@@ -5,6 +5,7 @@ pub mod lang_switch;
 pub mod lightbox;
 pub mod model_banner;
 pub mod poem_box;
+pub mod poem_panel;
 pub mod query_summary;
 pub mod share;
 pub mod states;

@@ -11,9 +11,11 @@ use crate::components::gallery::ResultsView;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
+use crate::components::poem_panel::PagePoemPanel;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
+use crate::pages::storyboard::{StoryboardSection, WholePoemForm};
 use crate::query::check_weight;
 use crate::search::{clamp_k, get_status, search, upload_query, Query, SearchError};
 
@@ -153,6 +155,7 @@ pub fn HomePage() -> impl IntoView {
         </Transition>
         <section class="search">
             <PoemBox query k />
+            <WholePoemForm />
             <Upload on_upload />
         </section>
         <section
@@ -162,6 +165,8 @@ pub fn HomePage() -> impl IntoView {
             aria-busy=move || (searching.get() || uploading.get()).to_string()
         >
             {move || if showing_upload() { upload_view().into_any() } else { results_view().into_any() }}
+            <PagePoemPanel />
+            <StoryboardSection />
         </section>
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use app::poems::{PoemLine, PoemQuery, StoryLine, Storyboard};
+use app::poems::{CorpusPoem, PoemLine, PoemQuery, StoryLine, Storyboard};
 use app::search::{Hit, SearchError, MAX_K};
 
 use super::split::split_poem;
@@ -109,6 +109,21 @@ impl Shihua {
             took_ms: start.elapsed().as_millis() as u64,
         })
     }
+}
+
+/// Corpus poems whose title contains `title`, exact title first.
+pub fn corpus_poems(title: &str, limit: usize) -> Vec<CorpusPoem> {
+    super::Corpus::bundled()
+        .find_title(title, limit)
+        .into_iter()
+        .map(|p| CorpusPoem {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            author: p.author.clone(),
+            dynasty: p.dynasty.clone(),
+            text: p.text(),
+        })
+        .collect()
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
