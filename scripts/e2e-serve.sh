@@ -10,4 +10,5 @@ mkdir -p "$DATA"
 export SHIHUA_MODEL=fixture MILVUS_URI="$PWD/$DATA/milvus.db" SHIHUA_DATA_DIR="$PWD/$DATA"
 export LEPTOS_SITE_ROOT=target/site RUST_LOG=${RUST_LOG:-warn}
 "$BIN" index demo/photos
+"$BIN" poems index
 exec "$BIN" serve --addr "127.0.0.1:${SHIHUA_E2E_PORT:-3100}"

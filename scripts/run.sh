@@ -26,4 +26,5 @@ if ! "$BIN" index demo/photos; then
   echo "Without real Chinese-CLIP weights you can still try everything: make run MODEL=fixture" >&2
   exit 1
 fi
+"$BIN" poems index  # the poem corpus for 以图寻诗 (resumable: instant once done)
 exec "$BIN" serve --addr "127.0.0.1:$PORT"

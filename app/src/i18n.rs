@@ -321,6 +321,7 @@ pub struct PoemTexts {
     pub find_title: &'static str,
     pub no_title: &'static str,
     pub search_line: &'static str,
+    pub save_picture: &'static str,
 }
 
 const POEM_ZH: PoemTexts = PoemTexts {
@@ -340,6 +341,7 @@ const POEM_ZH: PoemTexts = PoemTexts {
     find_title: "找诗",
     no_title: "诗库里没有这个诗题",
     search_line: "用这句诗搜照片",
+    save_picture: "保存图片",
 };
 
 const POEM_EN: PoemTexts = PoemTexts {
@@ -359,6 +361,7 @@ const POEM_EN: PoemTexts = PoemTexts {
     find_title: "Find",
     no_title: "No poem with that title in the corpus",
     search_line: "Search photos with this line",
+    save_picture: "Save as a picture",
 };
 
 impl Lang {

@@ -33,6 +33,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     }
 
     let poems = crate::poems::PoemLines::open_for_serving(store.config(), cfg).await?;
+    http::card::check_font();
     let queries = cfg.data_dir.join("queries");
     let shihua = Arc::new(
         Shihua::new(encoder, store, args.max_upload)

@@ -525,3 +525,91 @@ async fn pages_render_storyboards_and_the_poem_panel_without_javascript() {
     assert!(page.contains("?poem="));
     w.lite.milvus.stop().await.unwrap();
 }
+
+/// The `content` of `<meta property|name="{key}">` in a page.
+fn meta(page: &str, key: &str) -> Option<String> {
+    let at = page
+        .find(&format!("property=\"{key}\""))
+        .or_else(|| page.find(&format!("name=\"{key}\"")))?;
+    let tag_start = page[..at].rfind("<meta")?;
+    let tag = &page[tag_start..tag_start + page[tag_start..].find('>')?];
+    let c = tag.find("content=\"")? + 9;
+    Some(tag[c..c + tag[c..].find('"')?].replace("&amp;", "&"))
+}
+
+async fn jpeg(app: &axum::Router, uri: &str) -> image::DynamicImage {
+    let (status, body) = send(app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{uri}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    image::load_from_memory_with_format(&body, image::ImageFormat::Jpeg).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_search_url_has_link_preview_tags_and_a_card() {
+    let w = world(5).await;
+    let photo = w.lite.store.list_indexed().await.unwrap()[0].id;
+    let bytes = std::fs::read(&w.lite.store.get(photo).await.unwrap().unwrap().filepath).unwrap();
+    let img = w.shihua_remember(bytes).await;
+    let urls = [
+        format!("/?q={}", enc("夕阳西下")),
+        format!("/?img={img}"),
+        format!("/?like={photo}"),
+        format!("/?poem={}", enc(POEM)),
+    ];
+    for url in &urls {
+        let req = Request::get(url.as_str())
+            .header(header::HOST, "shihua.example:8080")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = send(&w.app, req).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = String::from_utf8(body).unwrap();
+        for key in ["og:title", "og:description", "og:image", "og:url"] {
+            assert!(
+                meta(&page, key).is_some_and(|v| !v.is_empty()),
+                "{url}: no {key}"
+            );
+        }
+        assert_eq!(
+            meta(&page, "twitter:card").as_deref(),
+            Some("summary_large_image"),
+            "{url}"
+        );
+        let og_url = meta(&page, "og:url").unwrap();
+        assert!(
+            og_url.starts_with("http://shihua.example:8080/?"),
+            "{og_url}"
+        );
+        let image = meta(&page, "og:image").unwrap();
+        let path = image
+            .strip_prefix("http://shihua.example:8080")
+            .expect(&image);
+        assert!(path.starts_with("/card.jpg?"), "{path}");
+        // The card it names is a 1200×630 JPEG.
+        let card = jpeg(&w.app, path).await;
+        assert_eq!((card.width(), card.height()), (1200, 630), "{path}");
+    }
+    // No tags on the bare home page (no search to preview).
+    let home = html(&w.app, "/").await;
+    assert!(meta(&home, "og:image").is_none());
+
+    // Cached by content: the second request is served from <data dir>/cards.
+    let cards = w._tmp.path().join("cards");
+    let n = std::fs::read_dir(&cards).unwrap().count();
+    assert!(n >= 4, "{n} cards cached");
+    let again = jpeg(&w.app, &format!("/card.jpg?q={}", enc("夕阳西下"))).await;
+    assert_eq!(again.width(), 1200);
+    assert_eq!(std::fs::read_dir(&cards).unwrap().count(), n);
+
+    // The storyboard's tall card: a row per line, offered to save.
+    let page = html(&w.app, &format!("/?poem={}", enc(POEM))).await;
+    assert!(page.contains("data-testid=\"save-card\""));
+    let tall = jpeg(&w.app, &format!("/card.jpg?poem={}&tall=1", enc(POEM))).await;
+    assert_eq!(tall.width(), 1200);
+    assert_eq!(tall.height(), 120 + 5 * 360 + 40);
+    w.lite.milvus.stop().await.unwrap();
+}

@@ -8,5 +8,6 @@ pub mod poem_box;
 pub mod poem_panel;
 pub mod query_summary;
 pub mod share;
+pub mod share_meta;
 pub mod states;
 pub mod upload;

@@ -12,6 +12,7 @@ use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
 use crate::components::poem_panel::PagePoemPanel;
+use crate::components::share_meta::ShareMeta;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
@@ -145,6 +146,7 @@ pub fn HomePage() -> impl IntoView {
     };
 
     view! {
+        <ShareMeta />
         <header class="hero">
             <LangSwitch />
             <h1>"诗画"</h1>

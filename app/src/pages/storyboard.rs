@@ -63,6 +63,22 @@ pub fn StoryboardSection() -> impl IntoView {
                                                 </p>
                                             }
                                         })}
+                                    <p class="save-card">
+                                        <a
+                                            href=params
+                                                .with(|p| {
+                                                    let mut p = p.clone();
+                                                    p.remove("lang");
+                                                    p.remove("title");
+                                                    p.replace("tall", "1".to_string());
+                                                    format!("/card.jpg{}", p.to_query_string())
+                                                })
+                                            download="shihua-storyboard.jpg"
+                                            data-testid="save-card"
+                                        >
+                                            {move || lang.get().poem_t().save_picture}
+                                        </a>
+                                    </p>
                                     <ol class="story-lines">
                                         {board
                                             .lines

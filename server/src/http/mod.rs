@@ -3,6 +3,7 @@
 //! the health check (`health.rs`).
 
 pub mod api;
+pub mod card;
 pub mod health;
 pub mod media;
 pub mod poems_api;

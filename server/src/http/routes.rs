@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/upload", post(super::upload_form::upload))
         .merge(super::api::routes())
         .merge(super::poems_api::routes())
+        .route("/card.jpg", get(super::card::card))
         .leptos_routes_with_context(&state, routes, move || provide_context(search.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
