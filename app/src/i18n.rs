@@ -322,6 +322,8 @@ pub struct PoemTexts {
     pub no_title: &'static str,
     pub search_line: &'static str,
     pub save_picture: &'static str,
+    pub more_examples: &'static str,
+    pub suggestions: &'static str,
 }
 
 const POEM_ZH: PoemTexts = PoemTexts {
@@ -342,6 +344,8 @@ const POEM_ZH: PoemTexts = PoemTexts {
     no_title: "诗库里没有这个诗题",
     search_line: "用这句诗搜照片",
     save_picture: "保存图片",
+    more_examples: "换一批",
+    suggestions: "诗句建议",
 };
 
 const POEM_EN: PoemTexts = PoemTexts {
@@ -362,6 +366,8 @@ const POEM_EN: PoemTexts = PoemTexts {
     no_title: "No poem with that title in the corpus",
     search_line: "Search photos with this line",
     save_picture: "Save as a picture",
+    more_examples: "Other examples",
+    suggestions: "Suggested lines",
 };
 
 impl Lang {

@@ -135,6 +135,19 @@ pub async fn find_corpus_poems(title: String) -> Result<Vec<CorpusPoem>, SearchE
     service()?.corpus_poems(title, 20).await
 }
 
+/// Suggestions shown while typing in the poem box (at most 8).
+#[server]
+pub async fn suggest_lines(typed: String) -> Result<Vec<PoemLine>, SearchError> {
+    let typed: String = typed.chars().take(40).collect();
+    service()?.poem_suggestions(typed, 8).await
+}
+
+/// Example chips: batch `page` of corpus lines.
+#[server]
+pub async fn example_lines(page: u64) -> Result<Vec<PoemLine>, SearchError> {
+    service()?.poem_examples(page, 5).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,6 +208,18 @@ mod service {
             title: String,
             limit: usize,
         ) -> Result<Vec<crate::poems::CorpusPoem>, SearchError>;
+        /// Corpus lines for what is typed in the poem box (prefix, then fuzzy), score 0.
+        async fn poem_suggestions(
+            &self,
+            typed: String,
+            limit: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
+        /// `n` corpus lines for the example chips, a different batch per `page`.
+        async fn poem_examples(
+            &self,
+            page: u64,
+            n: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
     }
 
     /// How the service travels through Leptos context.

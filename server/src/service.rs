@@ -284,6 +284,22 @@ impl SearchService for Shihua {
     ) -> Result<Vec<app::poems::CorpusPoem>, SearchError> {
         Ok(crate::poems::service::corpus_poems(&title, limit))
     }
+
+    async fn poem_suggestions(
+        &self,
+        typed: String,
+        limit: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        Ok(crate::poems::service::suggestions(&typed, limit))
+    }
+
+    async fn poem_examples(
+        &self,
+        page: u64,
+        n: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        Ok(crate::poems::service::examples(page, n))
+    }
 }
 
 /// Trim and check a query text. Control characters become spaces.

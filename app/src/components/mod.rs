@@ -1,5 +1,6 @@
 //! Reusable view components, one concern per file.
 
+pub mod examples;
 pub mod gallery;
 pub mod lang_switch;
 pub mod lightbox;
@@ -10,4 +11,5 @@ pub mod query_summary;
 pub mod share;
 pub mod share_meta;
 pub mod states;
+pub mod suggest;
 pub mod upload;

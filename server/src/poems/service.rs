@@ -126,6 +126,46 @@ pub fn corpus_poems(title: &str, limit: usize) -> Vec<CorpusPoem> {
         .collect()
 }
 
+/// Corpus lines for what is typed in the poem box.
+pub fn suggestions(typed: &str, limit: usize) -> Vec<PoemLine> {
+    super::Corpus::bundled()
+        .suggest(typed, limit)
+        .into_iter()
+        .map(corpus_line)
+        .collect()
+}
+
+/// Corpus id of 马致远《天净沙·秋思》, the reference article's poem: the first batch of
+/// example chips.
+const FIRST_EXAMPLES: &str = "yuanqu-0090";
+
+/// Example chips: batch `page` of `n` corpus lines (batch 0: 天净沙·秋思).
+pub fn examples(page: u64, n: usize) -> Vec<PoemLine> {
+    let corpus = super::Corpus::bundled();
+    let lines: Vec<&super::CorpusLine> = match page {
+        0 => corpus
+            .lines
+            .iter()
+            .filter(|l| l.poem_id == FIRST_EXAMPLES)
+            .take(n)
+            .collect(),
+        p => corpus.examples(p - 1, n),
+    };
+    lines.into_iter().map(corpus_line).collect()
+}
+
+fn corpus_line(l: &super::CorpusLine) -> PoemLine {
+    PoemLine {
+        text: l.text.clone(),
+        title: l.title.clone(),
+        author: l.author.clone(),
+        dynasty: l.dynasty.clone(),
+        poem_id: l.poem_id.clone(),
+        line: l.line,
+        score: 0.0,
+    }
+}
+
 fn nonempty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.trim().is_empty())
 }
@@ -145,5 +185,22 @@ fn to_line(h: LineHit) -> PoemLine {
         poem_id: h.poem_id,
         line: h.line,
         score: h.score,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_examples_are_the_articles_poem() {
+        let first: Vec<String> = examples(0, 5).into_iter().map(|l| l.text).collect();
+        assert_eq!(
+            first,
+            ["枯藤老树昏鸦", "小桥流水人家", "古道西风瘦马", "夕阳西下", "断肠人在天涯"]
+        );
+        assert_eq!(examples(0, 5)[0].author, "马致远");
+        assert_ne!(examples(1, 5), examples(2, 5));
+        assert_eq!(examples(3, 5).len(), 5);
     }
 }
