@@ -90,7 +90,7 @@ test.describe('photo to poem', () => {
     await openHydrated(page, `/?like=${id}`);
     const panel = page.getByTestId('poem-panel');
     await expect(panel).toBeVisible({ timeout: RESULTS_TIMEOUT });
-    await expect(panel).toContainText('这张照片像哪句诗');
+    await expect(panel.locator('h2')).toHaveText(/这张照片像哪句诗|Which line of poetry is this photo like/);
     const lines = panel.getByTestId('poem-line');
     await expect(lines).toHaveCount(5);
     await expect(lines.first().getByTestId('poem-source')).toContainText('《');
