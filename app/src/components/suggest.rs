@@ -87,15 +87,19 @@ impl Suggest {
         }
         match ev.key().as_str() {
             "ArrowDown" => {
-                self.active.update(|a| *a = Some(a.map_or(0, |i| (i + 1) % n)));
+                self.active
+                    .update(|a| *a = Some(a.map_or(0, |i| (i + 1) % n)));
             }
             "ArrowUp" => {
-                self.active.update(|a| *a = Some(a.map_or(n - 1, |i| (i + n - 1) % n)));
+                self.active
+                    .update(|a| *a = Some(a.map_or(n - 1, |i| (i + n - 1) % n)));
             }
             "Escape" => self.close(),
             "Enter" if !ev.shift_key() => {
                 let i = self.active.get_untracked()?;
-                let text = self.items.with_untracked(|v| v.get(i).map(|l| l.text.clone()))?;
+                let text = self
+                    .items
+                    .with_untracked(|v| v.get(i).map(|l| l.text.clone()))?;
                 ev.prevent_default();
                 self.close();
                 return Some(Some(search_href(&[("q", &text)])));

@@ -197,7 +197,13 @@ mod tests {
         let first: Vec<String> = examples(0, 5).into_iter().map(|l| l.text).collect();
         assert_eq!(
             first,
-            ["枯藤老树昏鸦", "小桥流水人家", "古道西风瘦马", "夕阳西下", "断肠人在天涯"]
+            [
+                "枯藤老树昏鸦",
+                "小桥流水人家",
+                "古道西风瘦马",
+                "夕阳西下",
+                "断肠人在天涯"
+            ]
         );
         assert_eq!(examples(0, 5)[0].author, "马致远");
         assert_ne!(examples(1, 5), examples(2, 5));
