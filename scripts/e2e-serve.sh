@@ -10,6 +10,7 @@ mkdir -p "$DATA"
 export SHIHUA_MODEL=fixture MILVUS_URI="$PWD/$DATA/milvus.db" SHIHUA_DATA_DIR="$PWD/$DATA"
 export LEPTOS_SITE_ROOT=target/site RUST_LOG=${RUST_LOG:-warn}
 "$BIN" index demo/photos
+"$BIN" poems index
 # CSP violation reports from the whole run land in csp-reports.jsonl (end2end/csp-teardown.ts).
 # SHIHUA_E2E_BASE=/shihua: the site under a sub-path, as behind a reverse proxy
 # (end2end/tests/base-path.spec.ts).

@@ -73,10 +73,16 @@ index_and_serve() {
     fi
     exit 1
   fi
+  serve_site
+}
+
+# The poem corpus for 以图寻诗 (resumable: instant once done), then the site.
+serve_site() {
   if [ "${RUN_SERVE:-1}" = 0 ]; then
     echo "run.sh: indexed with model $SHIHUA_MODEL into ${MILVUS_URI}; not serving (RUN_SERVE=0)"
     exit 0
   fi
+  "$BIN" poems index
   exec "$BIN" serve --addr "127.0.0.1:$PORT"
 }
 
@@ -110,8 +116,4 @@ elif [ "$rc" != 0 ]; then
   echo "Without real Chinese-CLIP weights you can still try everything: make run MODEL=fixture" >&2
   exit 1
 fi
-if [ "${RUN_SERVE:-1}" = 0 ]; then
-  echo "run.sh: indexed with model $SHIHUA_MODEL into ${MILVUS_URI}; not serving (RUN_SERVE=0)"
-  exit 0
-fi
-exec "$BIN" serve --addr "127.0.0.1:$PORT"
+serve_site

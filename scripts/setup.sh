@@ -49,6 +49,15 @@ if [ -n "$(missing_py)" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 fi
 
+# Noto Serif CJK: the server typesets share cards with it (and the e2e screenshots need CJK
+# glyphs, or Chinese text would be boxes).
+if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  say "installing Debian fonts-noto-cjk"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq fonts-noto-cjk
+fi
+
 # 3. End-to-end test tools: Debian Chromium + Playwright (never Playwright's own browser download)
 if [ "$E2E" = 1 ]; then
   if [ ! -x /usr/bin/chromium ]; then
@@ -56,13 +65,6 @@ if [ "$E2E" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq chromium
-  fi
-  # CJK glyphs for the screenshots the e2e run takes (Chinese text would be boxes without).
-  if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
-    say "installing Debian fonts-noto-cjk"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq fonts-noto-cjk
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing Playwright test runner (npm ci)"

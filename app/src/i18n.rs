@@ -313,3 +313,82 @@ mod tests {
         assert_eq!(Lang::parse("ja"), None);
     }
 }
+
+// ---- Poems (以图寻诗, 以诗配图; app/src/poems.rs and its components) -------------------------
+
+/// The poem features' strings, one table per language.
+pub struct PoemTexts {
+    pub panel_title: &'static str,
+    pub panel_hint: &'static str,
+    pub panel_empty: &'static str,
+    pub whole_poem: &'static str,
+    pub whole_poem_label: &'static str,
+    pub whole_poem_placeholder: &'static str,
+    pub make_storyboard: &'static str,
+    pub storyboard_title: &'static str,
+    pub another_photo: &'static str,
+    pub no_photo: &'static str,
+    pub truncated: &'static str,
+    pub pick_by_title: &'static str,
+    pub title_placeholder: &'static str,
+    pub find_title: &'static str,
+    pub no_title: &'static str,
+    pub search_line: &'static str,
+    pub save_picture: &'static str,
+    pub more_examples: &'static str,
+    pub suggestions: &'static str,
+}
+
+const POEM_ZH: PoemTexts = PoemTexts {
+    panel_title: "这张照片像哪句诗",
+    panel_hint: "点一句诗，用它搜照片",
+    panel_empty: "诗句库尚未建立：运行 shihua poems index",
+    whole_poem: "整首诗配图",
+    whole_poem_label: "粘贴一整首诗",
+    whole_poem_placeholder: "枯藤老树昏鸦，小桥流水人家，古道西风瘦马……",
+    make_storyboard: "配图",
+    storyboard_title: "以诗配图",
+    another_photo: "换一张",
+    no_photo: "照片不够，这一句没有配图",
+    truncated: "诗太长，只配了前 40 句",
+    pick_by_title: "或按诗题选一首",
+    title_placeholder: "诗题，如 静夜思",
+    find_title: "找诗",
+    no_title: "诗库里没有这个诗题",
+    search_line: "用这句诗搜照片",
+    save_picture: "保存图片",
+    more_examples: "换一批",
+    suggestions: "诗句建议",
+};
+
+const POEM_EN: PoemTexts = PoemTexts {
+    panel_title: "Which line of poetry is this photo like?",
+    panel_hint: "Tap a line to search photos with it",
+    panel_empty: "The poem lines are not indexed yet: run shihua poems index",
+    whole_poem: "Illustrate a whole poem",
+    whole_poem_label: "Paste a whole poem",
+    whole_poem_placeholder: "枯藤老树昏鸦，小桥流水人家，古道西风瘦马……",
+    make_storyboard: "Illustrate",
+    storyboard_title: "A photo for every line",
+    another_photo: "Another photo",
+    no_photo: "Not enough photos: this line has none",
+    truncated: "The poem is long: only its first 40 lines are illustrated",
+    pick_by_title: "or pick a poem by its title",
+    title_placeholder: "A title, e.g. 静夜思",
+    find_title: "Find",
+    no_title: "No poem with that title in the corpus",
+    search_line: "Search photos with this line",
+    save_picture: "Save as a picture",
+    more_examples: "Other examples",
+    suggestions: "Suggested lines",
+};
+
+impl Lang {
+    /// The poem features' strings.
+    pub fn poem_t(self) -> &'static PoemTexts {
+        match self {
+            Lang::Zh => &POEM_ZH,
+            Lang::En => &POEM_EN,
+        }
+    }
+}

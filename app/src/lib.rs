@@ -6,6 +6,7 @@ pub mod components;
 pub mod downscale;
 pub mod i18n;
 pub mod pages;
+pub mod poems;
 pub mod query;
 pub mod search;
 pub mod security;

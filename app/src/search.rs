@@ -212,6 +212,38 @@ mod service {
         }
         /// Largest accepted upload, in bytes.
         fn max_upload_bytes(&self) -> usize;
+        /// 以图寻诗: the `k` corpus lines closest to a picture, a photo or a text
+        /// (`crate::poems`).
+        async fn poem_lines(
+            &self,
+            query: crate::poems::PoemQuery,
+            k: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
+        /// 以诗配图: one photo per line of a whole poem, no photo twice; `alts` are the
+        /// "another photo" choices `(line, times)`.
+        async fn storyboard(
+            &self,
+            poem: String,
+            alts: Vec<(usize, u32)>,
+        ) -> Result<crate::poems::Storyboard, SearchError>;
+        /// Corpus poems whose title contains `title`.
+        async fn corpus_poems(
+            &self,
+            title: String,
+            limit: usize,
+        ) -> Result<Vec<crate::poems::CorpusPoem>, SearchError>;
+        /// Corpus lines for what is typed in the poem box (prefix, then fuzzy), score 0.
+        async fn poem_suggestions(
+            &self,
+            typed: String,
+            limit: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
+        /// `n` corpus lines for the example chips, a different batch per `page`.
+        async fn poem_examples(
+            &self,
+            page: u64,
+            n: usize,
+        ) -> Result<Vec<crate::poems::PoemLine>, SearchError>;
     }
 
     /// How the service travels through Leptos context.

@@ -7,6 +7,7 @@ pub mod http;
 pub mod ingest;
 pub mod ingest_shard;
 pub mod picture_queue;
+pub mod poems;
 pub mod query_images;
 pub mod serve;
 pub mod service;

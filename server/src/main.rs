@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         action: ModelsCmd,
     },
+    /// The classical poem corpus: embed its lines into `poem_lines`, or search them.
+    Poems {
+        #[command(subcommand)]
+        action: server::poems::cli::PoemsCmd,
+    },
     /// Print the normalised embedding of a text or a picture as a JSON array.
     Embed {
         #[arg(long, conflicts_with = "image", required_unless_present = "image")]
@@ -272,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Models { action } => models(&cfg, action).await,
+        Command::Poems { action } => server::poems::cli::run(&cfg, action).await,
         Command::Embed { text, image } => {
             let encoder = startup::open_encoder(&cfg, false)?;
             let v = match (text, image) {

@@ -34,9 +34,12 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("collection not loaded yet ({e}); run `shihua index <folder>`");
     }
 
+    let poems = crate::poems::PoemLines::open_for_serving(store.config(), cfg).await?;
+    http::card::check_font();
     let queries = cfg.data_dir.join("queries");
     let shihua = Arc::new(
         Shihua::new(encoder, store, args.max_upload)
+            .with_poems(poems)
             .with_query_dir(queries.clone())
             .with_context(|| format!("creating {}", queries.display()))?
             .with_picture_queue(args.picture_queue)

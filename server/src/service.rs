@@ -11,6 +11,7 @@ use app::search::{too_large, Hit, Query, SearchError, SearchResults, SearchServi
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
 use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
+use crate::poems::PoemLines;
 use crate::query_images::QueryImages;
 use crate::store::{MilvusStore, StoreError, StoredHit};
 use crate::visible_path::PathDisplay;
@@ -35,6 +36,8 @@ pub struct Shihua {
     pictures: PictureQueue,
     /// How result paths are shown (absolute here; `serve` shows them relative).
     paths: PathDisplay,
+    /// The `poem_lines` collection (以图寻诗, `crate::poems`), when opened.
+    poems: Option<Arc<PoemLines>>,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -65,6 +68,7 @@ impl Shihua {
             text_slots: tokio::sync::Semaphore::new(2),
             pictures: PictureQueue::new(decode_parallelism(), DEFAULT_WAITING),
             paths: PathDisplay::absolute(),
+            poems: None,
         }
     }
 
@@ -78,6 +82,16 @@ impl Shihua {
     pub fn with_paths(mut self, paths: PathDisplay) -> Self {
         self.paths = paths;
         self
+    }
+
+    /// Adds the `poem_lines` collection (photo → poem lines).
+    pub fn with_poems(mut self, poems: Arc<PoemLines>) -> Self {
+        self.poems = Some(poems);
+        self
+    }
+
+    pub fn poems(&self) -> Option<&Arc<PoemLines>> {
+        self.poems.as_ref()
     }
 
     /// Keeps uploaded query pictures in `dir` too, so shared `/?img=` links outlive a restart.
@@ -106,7 +120,10 @@ impl Shihua {
     }
 
     /// Normalised embeddings of several texts in one batch, and whether any was cut.
-    async fn embed_texts(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
+    pub(crate) async fn embed_texts(
+        &self,
+        texts: Vec<String>,
+    ) -> Result<(Vec<Vec<f32>>, bool), SearchError> {
         let enc = self.encoder.clone();
         let out = run_blocking(&self.text_slots, move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -164,7 +181,7 @@ impl Shihua {
     }
 
     /// The stored embedding of photo `id`.
-    async fn photo_vector(&self, id: i64) -> Result<Vec<f32>, SearchError> {
+    pub(crate) async fn photo_vector(&self, id: i64) -> Result<Vec<f32>, SearchError> {
         self.store
             .get_vector(id)
             .await
@@ -263,6 +280,46 @@ impl SearchService for Shihua {
 
     fn max_upload_bytes(&self) -> usize {
         self.max_upload_bytes
+    }
+
+    async fn poem_lines(
+        &self,
+        query: app::poems::PoemQuery,
+        k: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        self.find_lines(query, k).await
+    }
+
+    async fn storyboard(
+        &self,
+        poem: String,
+        alts: Vec<(usize, u32)>,
+    ) -> Result<app::poems::Storyboard, SearchError> {
+        self.make_storyboard(&poem, &alts).await
+    }
+
+    async fn corpus_poems(
+        &self,
+        title: String,
+        limit: usize,
+    ) -> Result<Vec<app::poems::CorpusPoem>, SearchError> {
+        Ok(crate::poems::service::corpus_poems(&title, limit))
+    }
+
+    async fn poem_suggestions(
+        &self,
+        typed: String,
+        limit: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        Ok(crate::poems::service::suggestions(&typed, limit))
+    }
+
+    async fn poem_examples(
+        &self,
+        page: u64,
+        n: usize,
+    ) -> Result<Vec<app::poems::PoemLine>, SearchError> {
+        Ok(crate::poems::service::examples(page, n))
     }
 }
 

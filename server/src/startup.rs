@@ -359,6 +359,17 @@ pub fn store_config(cfg: &Common, spec: &ModelSpec, uri: String) -> StoreConfig 
     }
 }
 
+/// Name of the poem-line collection: `poem_lines`, or `<collection>_poem_lines` when the
+/// photo collection is not the default one (so two photo collections on one Milvus keep their
+/// poem lines apart when they use different models).
+pub fn poem_collection(cfg: &Common) -> String {
+    if cfg.collection == "multimodal_chinese_clip" {
+        crate::poems::store::COLLECTION.to_owned()
+    } else {
+        format!("{}_{}", cfg.collection, crate::poems::store::COLLECTION)
+    }
+}
+
 /// Start (or reach) Milvus and connect.
 pub async fn open_store(cfg: &Common, spec: &ModelSpec) -> anyhow::Result<OpenStore> {
     let (uri, embedded) = if cfg.embedded_milvus() {

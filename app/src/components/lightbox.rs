@@ -6,6 +6,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use crate::assets::with_base;
+use crate::components::poem_panel::PhotoPoemPanel;
 use crate::i18n::use_lang;
 use crate::search::Hit;
 
@@ -145,6 +146,7 @@ pub fn Lightbox(
                             </a>
                         </span>
                     </figcaption>
+                    <PhotoPoemPanel photo_id=hit.id.clone() />
                 </figure>
                 <button class="lb-next" aria-label=t.next data-testid="lightbox-next" on:click=move |_| step(1)>
                     "›"

@@ -1,14 +1,17 @@
 //! The poem box: a GET form on `/` (so it works before hydration and gives a shareable URL),
 //! submitted through the router once the client runs; Enter submits and Shift+Enter adds a
-//! line, plus one-tap example lines from 天净沙·秋思.
+//! line, suggestions from the poem corpus while typing (`suggest`), and example chips from the
+//! corpus (`examples`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use crate::assets::with_base;
+use crate::components::examples::CorpusExamples;
+use crate::components::suggest::{Suggest, SuggestList};
 use crate::i18n::use_lang;
 use crate::search::{Query, DEFAULT_K};
-use crate::url::{as_is, search_href};
+use crate::url::as_is;
 
 /// Lines of 马致远《天净沙·秋思》, the reference article's examples.
 pub const EXAMPLES: [&str; 5] = [
@@ -27,7 +30,14 @@ pub fn PoemBox(
     k: Memo<usize>,
 ) -> impl IntoView {
     let lang = use_lang();
+    let suggest = Suggest::new();
+    let navigate = use_navigate();
     let on_keydown = move |ev: web_sys::KeyboardEvent| {
+        match suggest.on_key(&ev) {
+            Some(Some(href)) => return navigate(&href, Default::default()),
+            Some(None) => return,
+            None => {}
+        }
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
             ev.prevent_default();
             let textarea: web_sys::HtmlTextAreaElement = event_target(&ev);
@@ -53,6 +63,11 @@ pub fn PoemBox(
         navigate(&with_base(&format!("/?{params}")), as_is());
     };
     let text = Memo::new(move |_| query.read().q.clone());
+    // A new search closes the suggestions.
+    Effect::new(move |_| {
+        text.track();
+        suggest.close();
+    });
     // With a picture or photo on screen, the text can be combined with it.
     let combine = move || {
         let q = query.get();
@@ -96,6 +111,16 @@ pub fn PoemBox(
                         data-testid="poem-input"
                         prop:value=move || text.get()
                         on:keydown=on_keydown
+                        on:input=move |ev| suggest.on_input(event_target_value(&ev))
+                        on:compositionstart=move |_| suggest.composing.set(true)
+                        on:compositionend=move |ev| {
+                            suggest.composing.set(false);
+                            let el: web_sys::HtmlTextAreaElement = event_target(&ev);
+                            suggest.on_input(el.value());
+                        }
+                        aria-autocomplete="list"
+                        aria-controls="poem-suggestions"
+                        autocomplete="off"
                     >
                         // Rendered verbatim inside <textarea> (raw text): escape it here, or a
                         // query containing "</textarea>" would break out of the element.
@@ -105,22 +130,12 @@ pub fn PoemBox(
                         {move || lang.get().t().search}
                     </button>
                 </div>
+                <SuggestList state=suggest />
                 {combine}
                 {k_field}
                 <p class="syntax-hint">{move || lang.get().t().syntax_hint}</p>
             </form>
-            <nav class="examples" aria-label=move || lang.get().t().examples>
-                {EXAMPLES
-                    .iter()
-                    .map(|line| {
-                        view! {
-                            <a class="chip" href=search_href(&[("q", line)])>
-                                {*line}
-                            </a>
-                        }
-                    })
-                    .collect_view()}
-            </nav>
+            <CorpusExamples />
         </div>
     }
 }

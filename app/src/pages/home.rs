@@ -11,9 +11,12 @@ use crate::components::gallery::ResultsView;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
+use crate::components::poem_panel::PagePoemPanel;
+use crate::components::share_meta::ShareMeta;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
+use crate::pages::storyboard::{StoryboardSection, WholePoemForm};
 use crate::query::check_weight;
 use crate::search::{clamp_k, get_status, search, upload_query, Query, SearchError};
 use crate::url::as_is;
@@ -144,6 +147,7 @@ pub fn HomePage() -> impl IntoView {
     };
 
     view! {
+        <ShareMeta />
         <header class="hero">
             <LangSwitch />
             <h1>"诗画"</h1>
@@ -154,6 +158,7 @@ pub fn HomePage() -> impl IntoView {
         </Transition>
         <section class="search">
             <PoemBox query k />
+            <WholePoemForm />
             <Upload on_upload />
         </section>
         <section
@@ -163,6 +168,8 @@ pub fn HomePage() -> impl IntoView {
             aria-busy=move || (searching.get() || uploading.get()).to_string()
         >
             {move || if showing_upload() { upload_view().into_any() } else { results_view().into_any() }}
+            <PagePoemPanel />
+            <StoryboardSection />
         </section>
     }
 }

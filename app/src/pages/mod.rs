@@ -1,3 +1,4 @@
 //! Pages: one module per route.
 
 pub mod home;
+pub mod storyboard;

@@ -66,7 +66,7 @@ impl ApiResults {
     }
 }
 
-fn api_hit(h: Hit, base: &str) -> ApiHit {
+pub(crate) fn api_hit(h: Hit, base: &str) -> ApiHit {
     ApiHit {
         thumb: format!("{base}/thumb/{}", h.id),
         image: format!("{base}/image/{}", h.id),

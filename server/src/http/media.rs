@@ -34,6 +34,11 @@ impl ThumbCache {
         })
     }
 
+    /// The cache folder (share cards are cached beside it).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     fn path(&self, id: i64, w: u32) -> PathBuf {
         self.dir.join(format!("{id}_{w}.jpg"))
     }

@@ -1,5 +1,5 @@
 //! The HTTP side: router assembly (`routes.rs`), photo and thumbnail serving by id
-//! (`media.rs`), the JSON API (`api.rs`), the script-free upload form (`upload_form.rs`) and
+//! (`media.rs`), the JSON API (`api.rs`, poems in `poems_api.rs`), the script-free upload form (`upload_form.rs`) and
 //! the health check (`health.rs`).
 
 pub mod api;
@@ -7,8 +7,10 @@ pub mod assets;
 pub mod base_path;
 pub mod busy;
 pub mod fairness;
+pub mod card;
 pub mod health;
 pub mod media;
+pub mod poems_api;
 pub mod routes;
 pub mod security;
 pub mod upload_form;

@@ -81,6 +81,8 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
             post(super::security::csp_report),
         )
         .merge(super::api::routes())
+        .merge(super::poems_api::routes())
+        .route("/card.jpg", get(super::card::card))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

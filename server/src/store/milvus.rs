@@ -960,6 +960,30 @@ impl MilvusStore {
 
     /// The `k` stored photos most similar (cosine) to `vector`, best first.
     pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<StoredHit>, StoreError> {
+        Ok(self
+            .search_inner(vector, k, false)
+            .await?
+            .into_iter()
+            .map(|(hit, _)| hit)
+            .collect())
+    }
+
+    /// [`search`](Self::search), with each hit's dynamic fields (for collections whose rows
+    /// carry what a result shows, such as `poem_lines`).
+    pub async fn search_rows(
+        &self,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
+        self.search_inner(vector, k, true).await
+    }
+
+    async fn search_inner(
+        &self,
+        vector: &[f32],
+        k: usize,
+        with_meta: bool,
+    ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
         self.check_vector(vector)?;
         if k == 0 {
             return Ok(Vec::new());
@@ -979,7 +1003,11 @@ impl MilvusStore {
                 .collection_name(&self.cfg.collection)
                 .vector_field(&self.cfg.vector_field)
                 .vectors(SearchVectors::Float(vec![vector.to_vec()]))
-                .output_fields([self.cfg.path_field.clone()])
+                .output_fields(if with_meta {
+                    vec![self.cfg.path_field.clone(), META_FIELD.to_owned()]
+                } else {
+                    vec![self.cfg.path_field.clone()]
+                })
                 .limit(k as i64)
                 .metric_type(MetricType::Cosine)
                 .extra_params(extra)
@@ -1025,14 +1053,27 @@ impl MilvusStore {
                 detail: format!("no '{}' column in the hits", self.cfg.path_field),
             });
         };
+        let metas = result
+            .get_output_fields()
+            .iter()
+            .find(|f| f.name() == META_FIELD)
+            .and_then(|f| f.as_json());
         Ok(ids
             .into_iter()
             .zip(scores.iter())
             .zip(paths.iter())
-            .map(|((id, score), path)| StoredHit {
-                id,
-                filepath: path.clone(),
-                score: *score,
+            .enumerate()
+            .map(|(i, ((id, score), path))| {
+                let extra = match metas.and_then(|m| m.get(i)) {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                let hit = StoredHit {
+                    id,
+                    filepath: path.clone(),
+                    score: *score,
+                };
+                (hit, extra)
             })
             .collect())
     }
@@ -1119,6 +1160,28 @@ impl MilvusStore {
     /// A range whose rows change between its count and its read (another process writing,
     /// e.g. `index --shard` workers) is read again.
     pub async fn list_indexed(&self) -> Result<Vec<IndexedFile>, StoreError> {
+        Ok(self
+            .list_rows()
+            .await?
+            .into_iter()
+            .map(|row| {
+                let field = |k: &str| row.extra.get(k);
+                IndexedFile {
+                    id: row.id,
+                    size: field("size").and_then(Value::as_u64),
+                    mtime: field("mtime").and_then(Value::as_u64),
+                    mtime_ns: field("mtime_ns").and_then(Value::as_u64),
+                    sha256: field("sha256").and_then(Value::as_str).map(str::to_owned),
+                    filepath: row.filepath,
+                }
+            })
+            .collect())
+    }
+
+    /// Every stored row without its vector (id, path field, dynamic fields), sorted by id.
+    /// Complete on servers that cap query results, as [`list_indexed`](Self::list_indexed).
+    /// A range whose rows change between its count and its read is read again.
+    pub async fn list_rows(&self) -> Result<Vec<StoredRow>, StoreError> {
         const RETRIES: usize = 50;
         let mut retries = 0;
         let mut out = Vec::new();
@@ -1138,7 +1201,7 @@ impl MilvusStore {
                 continue;
             }
             let req = self.req(
-                "list_indexed",
+                "list_rows",
                 QueryRequest::builder()
                     .collection_name(&self.cfg.collection)
                     .filter(filter)
@@ -1152,7 +1215,7 @@ impl MilvusStore {
                     .build(),
             )?;
             let resp = self
-                .read_loaded("list_indexed", || self.client.query(req.clone()))
+                .read_loaded("list_rows", || self.client.query(req.clone()))
                 .await?;
             let results = resp.results();
             let ids = results
@@ -1175,7 +1238,7 @@ impl MilvusStore {
             }
             if ids.len() as u64 != n || paths.len() != ids.len() {
                 return Err(StoreError::Malformed {
-                    op: "list_indexed",
+                    op: "list_rows",
                     detail: format!(
                         "expected {n} rows in [{lo}, {hi}], got {} ids and {} paths",
                         ids.len(),
@@ -1184,15 +1247,14 @@ impl MilvusStore {
                 });
             }
             for (i, (&id, path)) in ids.iter().zip(paths).enumerate() {
-                let meta = metas.get(i);
-                let field = |k: &str| meta.and_then(|m| m.get(k));
-                out.push(IndexedFile {
+                let extra = match metas.get(i) {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                out.push(StoredRow {
                     id,
                     filepath: path.clone(),
-                    size: field("size").and_then(Value::as_u64),
-                    mtime: field("mtime").and_then(Value::as_u64),
-                    mtime_ns: field("mtime_ns").and_then(Value::as_u64),
-                    sha256: field("sha256").and_then(Value::as_str).map(str::to_owned),
+                    extra,
                 });
             }
         }
