@@ -18,5 +18,8 @@ BASE_ARGS=()
 if [ -n "${SHIHUA_E2E_BASE:-}" ]; then
   BASE_ARGS=(--base-path "$SHIHUA_E2E_BASE" --public-url "http://shihua.example$SHIHUA_E2E_BASE")
 fi
+# Every browser test comes from 127.0.0.1: the per-client picture limits (tested in
+# server/tests/site_serve.rs) are lifted so that a long run is not throttled.
 exec "$BIN" serve --addr "127.0.0.1:${SHIHUA_E2E_PORT:-3100}" \
+  --picture-rate 100000 --picture-burst 10000 \
   --csp-report-log "$PWD/$DATA/csp-reports.jsonl" "${BASE_ARGS[@]}"

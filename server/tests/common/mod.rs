@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use server::clip::{self, ClipEncoder, EncoderOptions, Manifest, Variant};
-use server::http::{media::ThumbCache, router, AppState};
+use server::http::fairness::FairnessConfig;
+use server::http::{media::ThumbCache, router_with, AppState, WebOptions};
 use server::ingest::{index_folder, IndexOptions, IndexSummary};
 use server::service::Shihua;
 use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
@@ -325,15 +326,28 @@ pub async fn start_and_index(tmp: &Path, opts: IndexOptions) -> LiteIndex {
     }
 }
 
-/// The whole HTTP router over `shihua`, with a thumbnail cache under `tmp`.
+/// The whole HTTP router over `shihua`, with a thumbnail cache under `tmp`. Every request of
+/// a test comes from one client, so the per-client picture limits are lifted here; the limits
+/// themselves are tested through `shihua serve` in site_serve.rs.
 pub fn test_router(shihua: Arc<Shihua>, tmp: &Path) -> axum::Router {
-    router(AppState {
-        leptos_options: leptos::prelude::LeptosOptions::builder()
-            .output_name("shihua")
-            .build(),
-        shihua,
-        thumbs: Arc::new(ThumbCache::new(tmp.join("thumbs")).unwrap()),
-    })
+    let web = WebOptions {
+        fairness: FairnessConfig {
+            per_minute: 1_000_000,
+            burst: 1_000_000,
+            ..FairnessConfig::default()
+        },
+        ..WebOptions::default()
+    };
+    router_with(
+        AppState {
+            leptos_options: leptos::prelude::LeptosOptions::builder()
+                .output_name("shihua")
+                .build(),
+            shihua,
+            thumbs: Arc::new(ThumbCache::new(tmp.join("thumbs")).unwrap()),
+        },
+        web,
+    )
 }
 
 /// The `shihua` binary on the fixture model against the Milvus at `uri`.
