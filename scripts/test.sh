@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
 cargo test -p app --features ssr || status=1
-cargo test -p server || status=1
+cargo test -p server --no-fail-fast || status=1
 # The fuzz crate is outside the workspace: check it compiles against today's server API.
 cargo check --manifest-path fuzz/Cargo.toml --target-dir target || status=1
 # The client visitors get (release, wasm-opt, hashed, pre-compressed): the page-weight e2e

@@ -301,7 +301,10 @@ pub async fn open_store_and_encoder(
     cfg: &Common,
     warm_up: bool,
 ) -> anyhow::Result<(OpenStore, Arc<ClipEncoder>)> {
-    let (_, spec) = model_spec(cfg)?;
+    let (manifest, spec) = model_spec(cfg)?;
+    // `--fetch-missing` before the store: a model that cannot be installed leaves its data
+    // folder untouched (scripts/run.sh then goes on with the fixture in its own folder).
+    fetch_if_missing(cfg, &manifest, &spec)?;
     let opened = open_store(cfg, &spec).await?;
     let coll = collection_variant(cfg, &opened.store).await;
     match open_encoder_for(cfg, warm_up, coll) {

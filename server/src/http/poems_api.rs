@@ -4,11 +4,11 @@
 //! `{"lines":[{"text","photo":{"id","filepath","score","thumb","image"}}]}`; `photo` is null
 //! for a line left without one). Both go through the same `SearchService` as the pages.
 
+use app::assets::SiteAssets;
 use app::poems::{clamp_poem_k, parse_alts, PoemLine, PoemQuery, MAX_POEM_K};
 use app::search::{SearchError, SearchService};
 use axum::extract::{Query, State};
 use axum::routing::get;
-use app::assets::SiteAssets;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
