@@ -1,5 +1,9 @@
 //! The hydrating WASM client: takes over the server-rendered page.
 
+// The home page's view type (poem box, suggestions, storyboard, poem panel, upload…) is deep:
+// its monomorphisation in the release client needs more than the default 128.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

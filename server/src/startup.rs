@@ -305,6 +305,13 @@ pub async fn open_store_and_encoder(
     // `--fetch-missing` before the store: a model that cannot be installed leaves its data
     // folder untouched (scripts/run.sh then goes on with the fixture in its own folder).
     fetch_if_missing(cfg, &manifest, &spec)?;
+    // A model that is not there fails now, before an embedded Milvus is started for nothing.
+    if manifest
+        .files_variant(&spec, &cfg.model_dir, Variant::Int8)
+        .is_err()
+    {
+        manifest.files_variant(&spec, &cfg.model_dir, Variant::Fp32)?;
+    }
     let opened = open_store(cfg, &spec).await?;
     let coll = collection_variant(cfg, &opened.store).await;
     match open_encoder_for(cfg, warm_up, coll) {

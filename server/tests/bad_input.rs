@@ -268,7 +268,8 @@ fn corrupt_model_files_stop_the_server_with_one_clear_message() {
 
     // Missing files: the paragraph on how to supply them.
     std::fs::remove_file(models.join("fixture/image.onnx")).unwrap();
-    let out = common::shihua_cmd("./unused.db", &["serve", "--addr", "127.0.0.1:0"])
+    let db = tmp.path().join("db2/m.db");
+    let out = common::shihua_cmd(db.to_str().unwrap(), &["serve", "--addr", "127.0.0.1:0"])
         .env("SHIHUA_MODEL_DIR", &models)
         .output()
         .unwrap();
@@ -277,5 +278,9 @@ fn corrupt_model_files_stop_the_server_with_one_clear_message() {
     assert!(
         err.contains("not there") && err.contains("image.onnx"),
         "{err}"
+    );
+    assert!(
+        !db.exists(),
+        "a model that is not there fails before a database is made"
     );
 }
