@@ -10,6 +10,8 @@ use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
+use crate::assets::with_base;
+
 /// The parameters that make a search (and its card); everything else (lang, k, all) is left out.
 const SEARCH_KEYS: [&str; 6] = ["q", "img", "like", "w", "poem", "alt"];
 
@@ -104,8 +106,8 @@ pub fn ShareMeta() -> impl IntoView {
     let info = Memo::new(move |_| params.with(preview));
     move || {
         info.get().map(|p| {
-            let url = format!("{origin}/{}", p.query);
-            let image = format!("{origin}/card.jpg{}", p.query);
+            let url = format!("{origin}{}", with_base(&format!("/{}", p.query)));
+            let image = format!("{origin}{}", with_base(&format!("/card.jpg{}", p.query)));
             view! {
                 <Meta property="og:type" content="website" />
                 <Meta property="og:site_name" content="诗画 shihua" />

@@ -5,9 +5,9 @@
 //! whole-poem form and `/?title=…` (pick a corpus poem by its title).
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
+use crate::assets::with_base;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::i18n::use_lang;
 use crate::poems::{alts_param, bump_alt, find_corpus_poems, make_storyboard, parse_alts};
@@ -71,7 +71,7 @@ pub fn StoryboardSection() -> impl IntoView {
                                                     p.remove("lang");
                                                     p.remove("title");
                                                     p.replace("tall", "1".to_string());
-                                                    format!("/card.jpg{}", p.to_query_string())
+                                                    with_base(&format!("/card.jpg{}", p.to_query_string()))
                                                 })
                                             download="shihua-storyboard.jpg"
                                             data-testid="save-card"
@@ -147,8 +147,8 @@ fn StoryRow(text: String, photo: Option<Hit>, another: String) -> impl IntoView 
     let search = search_href(&[("q", &text)]);
     let figure = match photo {
         Some(hit) => {
-            let src = format!("/thumb/{}?w=480", hit.id);
-            let full = format!("/image/{}", hit.id);
+            let src = with_base(&format!("/thumb/{}?w=480", hit.id));
+            let full = with_base(&format!("/image/{}", hit.id));
             view! {
                 <figure data-testid="story-photo" data-photo-id=hit.id.clone()>
                     <a href=full>
@@ -190,7 +190,7 @@ pub fn WholePoemForm() -> impl IntoView {
     view! {
         <details class="whole-poem" data-testid="whole-poem" open=open>
             <summary>{move || lang.get().poem_t().whole_poem}</summary>
-            <Form method="GET" action="/">
+            <form method="GET" action=with_base("/")>
                 <label for="whole-poem-input" class="visually-hidden">
                     {move || lang.get().poem_t().whole_poem_label}
                 </label>
@@ -208,8 +208,8 @@ pub fn WholePoemForm() -> impl IntoView {
                 <button type="submit" data-testid="whole-poem-submit">
                     {move || lang.get().poem_t().make_storyboard}
                 </button>
-            </Form>
-            <Form method="GET" action="/">
+            </form>
+            <form method="GET" action=with_base("/")>
                 <label for="title-input">{move || lang.get().poem_t().pick_by_title}</label>
                 <input
                     id="title-input"
@@ -221,7 +221,7 @@ pub fn WholePoemForm() -> impl IntoView {
                 <button type="submit" data-testid="title-submit">
                     {move || lang.get().poem_t().find_title}
                 </button>
-            </Form>
+            </form>
         </details>
     }
 }
