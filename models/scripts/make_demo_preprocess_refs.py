@@ -14,18 +14,15 @@ models/requirements.txt):
 Writes models/testdata/preprocess_demo/<name>.png and index.json.
 """
 
-import hashlib
 import io
-import json
 import os
 import sys
 
 import numpy as np
-import PIL
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_preprocess_refs as ref  # noqa: E402
+import _common as ref  # noqa: E402
 
 OUT_DIR = os.path.join(ref.MODELS, "testdata", "preprocess_demo")
 PHOTOS_DIR = "demo/photos"
@@ -67,65 +64,34 @@ PHOTOS = [
 def main():
     ref.check_cn_clip_transform()
     photos = os.path.join(ref.ROOT, PHOTOS_DIR)
-    os.makedirs(OUT_DIR, exist_ok=True)
-    for old in os.listdir(OUT_DIR):
-        if old.endswith(".png"):
-            os.remove(os.path.join(OUT_DIR, old))
+    ref.clear_outputs(OUT_DIR)
     entries = []
     total = 0
     for source, note in PHOTOS:
         with open(os.path.join(photos, source), "rb") as f:
             data = f.read()
         img = Image.open(io.BytesIO(data))
-        entry = {
-            "source": source,
-            "reference": ref.reference_name(source),
-            "format": img.format,
-            "mode": img.mode,
-            "width": img.width,
-            "height": img.height,
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "exif_orientation": img.getexif().get(0x0112),
-            "notes": note,
-            "tolerance": ref.JPEG_TOLERANCE if img.format == "JPEG" else ref.TOLERANCE,
-        }
+        entry = ref.source_entry(source, data, img, note)
+        entry["tolerance"] = ref.JPEG_TOLERANCE if img.format == "JPEG" else ref.TOLERANCE
         rgb = np.asarray(ref.cn_clip_preprocess(img))
         out = os.path.join(OUT_DIR, entry["reference"])
-        Image.fromarray(rgb, "RGB").save(out, format="PNG", optimize=True)
-        assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), rgb), source
+        ref.save_reference(Image.fromarray(rgb, "RGB"), rgb, out, source)
         total += os.path.getsize(out)
         entries.append(entry)
         print(f"{source:55s} {img.format:4s} {img.mode:4s} {img.width:5d}x{img.height:<5d}")
     strict = [e for e in entries if e["tolerance"] <= ref.TOLERANCE]
     assert len(strict) >= ref.MIN_STRICT, len(strict)
-    index = {
-        "about": "cn_clip 1.6.0 image_transform of committed demo photos, stored as the 224x224 RGB "
-                 "uint8 image before ToTensor/Normalize. Made by models/scripts/make_demo_preprocess_refs.py; "
-                 "read by server/tests/preprocess_fidelity.rs (run by `make test`).",
-        "deviation": "EXIF orientation is applied first (ImageOps.exif_transpose), as shihua does; "
-                     "no demo photo has an orientation tag (models/testdata/orientation covers rotated JPEGs).",
-        "photos_dir": PHOTOS_DIR,
-        "cn_clip": "1.6.0",
-        "pillow": PIL.__version__,
-        "size": ref.SIZE,
-        "mean": list(ref.MEAN),
-        "std": list(ref.STD),
-        "tolerance": ref.TOLERANCE,
-        "min_within_tolerance": ref.MIN_STRICT,
-        "jpeg_tolerance": ref.JPEG_TOLERANCE,
-        "jpeg_note": ref.JPEG_TOLERANCE_NOTE,
-        "excluded": [],
-        "entries": entries,
-    }
-    with open(os.path.join(OUT_DIR, "index.json"), "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    print(f"{len(entries)} references, {total / 1e6:.2f} MB in {os.path.relpath(OUT_DIR, ref.ROOT)}")
-    if total > MAX_TOTAL_BYTES:
-        print(f"total size over {MAX_TOTAL_BYTES} bytes", file=sys.stderr)
-        return 1
-    return 0
+    index = ref.reference_index(
+        about="cn_clip 1.6.0 image_transform of committed demo photos, stored as the 224x224 RGB "
+              "uint8 image before ToTensor/Normalize. Made by models/scripts/make_demo_preprocess_refs.py; "
+              "read by server/tests/preprocess_fidelity.rs (run by `make test`).",
+        deviation="EXIF orientation is applied first (ImageOps.exif_transpose), as shihua does; "
+                  "no demo photo has an orientation tag (models/testdata/orientation covers rotated JPEGs).",
+        photos_dir=PHOTOS_DIR,
+        entries=entries,
+    )
+    ref.write_json(os.path.join(OUT_DIR, "index.json"), index, indent=1)
+    return ref.size_verdict(len(entries), total, OUT_DIR, MAX_TOTAL_BYTES)
 
 
 if __name__ == "__main__":

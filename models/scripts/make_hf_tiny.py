@@ -29,68 +29,36 @@ models/export/README.md plus `pip install transformers==5.23.0`):
   python models/scripts/make_hf_tiny.py
 """
 
-import json
 import os
 import sys
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    MEAN, PREPROCESS_DIR, ROOT, STD, chinese_clip_config, export_combined, l2n,
+    preprocess_references, rounded, roughen, sha256_file, tokenizer_cases, write_json,
+)
+
 OUT = os.path.join(ROOT, "models", "fixture", "hf-tiny")
 REFS = os.path.join(ROOT, "models", "testdata", "hf_tiny_refs.json")
 SEED = 20261202
 N_TEXTS = 110
 N_PHOTOS = 24
-MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
-STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
-
-
-def l2n(x):
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def roughen(model, torch, seed):
-    """Random weights at a scale where every part of the network matters.
-
-    The libraries' own inits (std 0.02) give a nearly linear model whose embeddings barely
-    change when, say, the attention mask is dropped (cosine 0.99993), which would let a broken
-    graph pass a 0.9999 check. Weights ~ N(0, 1/fan_in), norms ~ 1 + N(0, 0.2), biases
-    ~ N(0, 0.2): no part can be wrong without moving the embeddings."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim >= 2:
-                fan_in = int(np.prod(p.shape[1:]))
-                p.copy_(torch.randn(p.shape, generator=g) / np.sqrt(fan_in))
-            elif name.endswith("weight") and (
-                    "norm" in name.lower() or ".ln_" in name or ".bn" in name):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.2 * torch.randn(p.shape, generator=g))
 
 
 def main():
     import torch
     from PIL import Image
-    from transformers import ChineseCLIPConfig, ChineseCLIPModel
+    from transformers import ChineseCLIPModel
 
     torch.manual_seed(SEED)
-    config = ChineseCLIPConfig(
-        text_config=dict(vocab_size=21128, hidden_size=16, num_hidden_layers=2,
-                         num_attention_heads=2, intermediate_size=64,
-                         max_position_embeddings=64, type_vocab_size=2),
-        vision_config=dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=64, patch_size=16, image_size=224,
-                           hidden_act="quick_gelu"),
-        projection_dim=512,
-    )
+    config = chinese_clip_config(hidden=16, layers=2, heads=2, intermediate=64, max_positions=64)
     model = ChineseCLIPModel(config).eval()
     roughen(model, torch, SEED)
 
     # ---- references, before any export
-    cases = json.load(open(os.path.join(ROOT, "models", "testdata", "tokenizer_cases.json")))
-    cases = cases[:N_TEXTS]
+    cases = tokenizer_cases(N_TEXTS)
     ids = torch.tensor([c["ids"] for c in cases], dtype=torch.long)
     mask = (ids != 0).long()
     with torch.no_grad():
@@ -98,13 +66,14 @@ def main():
                                     token_type_ids=torch.zeros_like(ids))
     t = getattr(t, "pooler_output", t).numpy()
 
-    index = json.load(open(os.path.join(ROOT, "models", "testdata", "preprocess", "index.json")))
-    photos = [p["reference"] for p in index["entries"]][:N_PHOTOS]
+    photos = preprocess_references(N_PHOTOS)
+    mean = np.array(MEAN, dtype=np.float32)
+    std = np.array(STD, dtype=np.float32)
     pixels = []
     for name in photos:
-        im = Image.open(os.path.join(ROOT, "models", "testdata", "preprocess", name)).convert("RGB")
+        im = Image.open(os.path.join(PREPROCESS_DIR, name)).convert("RGB")
         assert im.size == (224, 224), name
-        px = (np.asarray(im, dtype=np.float32) / 255.0 - MEAN) / STD
+        px = (np.asarray(im, dtype=np.float32) / 255.0 - mean) / std
         pixels.append(px.transpose(2, 0, 1))
     pixels = torch.from_numpy(np.stack(pixels).astype(np.float32))
     with torch.no_grad():
@@ -112,32 +81,19 @@ def main():
     v = getattr(v, "pooler_output", v).numpy()
 
     # ---- one graph, as transformers.js ships it
-    class Combined(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids, attention_mask, pixel_values):
-            o = self.m(input_ids=input_ids, attention_mask=attention_mask,
-                       pixel_values=pixel_values)
-            return o.logits_per_image, o.logits_per_text, o.text_embeds, o.image_embeds
-
     os.makedirs(os.path.join(OUT, "onnx"), exist_ok=True)
     fp32 = os.path.join(OUT, "onnx", "model.onnx")
-    with torch.no_grad():
-        torch.onnx.export(
-            Combined(model), (ids[:2], mask[:2], pixels[:1]), fp32,
-            input_names=["input_ids", "attention_mask", "pixel_values"],
-            output_names=["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"],
-            dynamic_axes={"input_ids": {0: "text_batch_size", 1: "sequence_length"},
-                          "attention_mask": {0: "text_batch_size", 1: "sequence_length"},
-                          "pixel_values": {0: "image_batch_size"},
-                          "logits_per_image": {0: "image_batch_size", 1: "text_batch_size"},
-                          "logits_per_text": {0: "text_batch_size", 1: "image_batch_size"},
-                          "text_embeds": {0: "text_batch_size"},
-                          "image_embeds": {0: "image_batch_size"}},
-            opset_version=14, dynamo=False, do_constant_folding=True,
-        )
+    export_combined(
+        torch, model, (ids[:2], mask[:2], pixels[:1]), fp32,
+        dynamic_axes={"input_ids": {0: "text_batch_size", 1: "sequence_length"},
+                      "attention_mask": {0: "text_batch_size", 1: "sequence_length"},
+                      "pixel_values": {0: "image_batch_size"},
+                      "logits_per_image": {0: "image_batch_size", 1: "text_batch_size"},
+                      "logits_per_text": {0: "text_batch_size", 1: "image_batch_size"},
+                      "text_embeds": {0: "text_batch_size"},
+                      "image_embeds": {0: "image_batch_size"}},
+        do_constant_folding=True,
+    )
 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -178,9 +134,6 @@ def main():
     if report["fp32"]["text_min_cos"] < 0.9999 or report["fp32"]["image_min_cos"] < 0.9999:
         sys.exit("the fp32 export does not equal transformers' features")
 
-    def r(x):
-        return [float(f"{a:.7g}") for a in l2n(x)]
-
     import transformers
     refs = {
         "about": "transformers ChineseCLIPModel (random weights, seed %d, 2-layer narrow config, "
@@ -190,26 +143,15 @@ def main():
                  "(testdata/preprocess). Made by models/scripts/make_hf_tiny.py." % SEED,
         "torch": torch.__version__, "transformers": transformers.__version__,
         "onnxruntime": ort.__version__,
-        "files": {k: {"bytes": os.path.getsize(p), "sha256": sha256(p)}
+        "files": {k: {"bytes": os.path.getsize(p), "sha256": sha256_file(p)}
                   for k, p in (("fp32", fp32), ("int8", int8))},
         "graph_vs_transformers": report,
-        "texts": [{"text": c["text"], "ids": c["ids"], "embedding": r(e)}
+        "texts": [{"text": c["text"], "ids": c["ids"], "embedding": rounded(e)}
                   for c, e in zip(cases, t)],
-        "photos": [{"file": p, "embedding": r(e)} for p, e in zip(photos, v)],
+        "photos": [{"file": p, "embedding": rounded(e)} for p, e in zip(photos, v)],
     }
-    with open(REFS, "w") as f:
-        json.dump(refs, f, ensure_ascii=False, indent=0)
-        f.write("\n")
+    write_json(REFS, refs, indent=0)
     print(f"wrote {OUT}/onnx and {REFS}")
-
-
-def sha256(path):
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 if __name__ == "__main__":

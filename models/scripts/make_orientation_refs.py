@@ -21,16 +21,14 @@ Usage (from the repository root, Pillow==13.0.0 and cn-clip==1.6.0 installed):
 """
 
 import hashlib
-import json
 import os
 import sys
 
 import numpy as np
-import PIL
 from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_preprocess_refs as ref  # noqa: E402
+import _common as ref  # noqa: E402
 
 OUT_DIR = os.path.join(ref.MODELS, "testdata", "orientation")
 T = Image.Transpose
@@ -78,10 +76,7 @@ def write_jpeg(picture, orientation, path):
 
 def main():
     ref.check_cn_clip_transform()
-    os.makedirs(OUT_DIR, exist_ok=True)
-    for old in os.listdir(OUT_DIR):
-        if old.endswith((".png", ".jpg")):
-            os.remove(os.path.join(OUT_DIR, old))
+    ref.clear_outputs(OUT_DIR, (".png", ".jpg"))
     picture = upright(320, 240)
     entries = []
     for o in range(1, 9):
@@ -93,7 +88,7 @@ def main():
             stored_size = img.size
             rgb = np.asarray(ref.cn_clip_preprocess(img))
         reference = f"orientation-{o}_jpg.png"
-        Image.fromarray(rgb, "RGB").save(os.path.join(OUT_DIR, reference), format="PNG", optimize=True)
+        ref.save_reference(Image.fromarray(rgb, "RGB"), rgb, os.path.join(OUT_DIR, reference), source)
         entries.append({
             "source": source,
             "reference": reference,
@@ -119,28 +114,17 @@ def main():
     large = upright(1600, 1200)
     write_jpeg(large, 6, os.path.join(OUT_DIR, "large-orientation-6.jpg"))
 
-    index = {
-        "about": "JPEGs with EXIF Orientation 1-8 of one upright 320x240 picture, and Pillow's "
-                 "ImageOps.exif_transpose + cn_clip 1.6.0 image_transform of each (224x224 RGB uint8 "
-                 "before ToTensor/Normalize). Made by models/scripts/make_orientation_refs.py; read by "
-                 "server/tests/preprocess_fidelity.rs. large-orientation-6.jpg (stored 1200x1600, upright "
-                 "1600x1200) is for end2end/tests/orientation.spec.ts.",
-        "photos_dir": "models/testdata/orientation",
-        "cn_clip": "1.6.0",
-        "pillow": PIL.__version__,
-        "size": ref.SIZE,
-        "mean": list(ref.MEAN),
-        "std": list(ref.STD),
-        "tolerance": ref.TOLERANCE,
-        "min_within_tolerance": 0,
-        "jpeg_tolerance": ref.JPEG_TOLERANCE,
-        "jpeg_note": ref.JPEG_TOLERANCE_NOTE,
-        "excluded": [],
-        "entries": entries,
-    }
-    with open(os.path.join(OUT_DIR, "index.json"), "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    index = ref.reference_index(
+        about="JPEGs with EXIF Orientation 1-8 of one upright 320x240 picture, and Pillow's "
+              "ImageOps.exif_transpose + cn_clip 1.6.0 image_transform of each (224x224 RGB uint8 "
+              "before ToTensor/Normalize). Made by models/scripts/make_orientation_refs.py; read by "
+              "server/tests/preprocess_fidelity.rs. large-orientation-6.jpg (stored 1200x1600, upright "
+              "1600x1200) is for end2end/tests/orientation.spec.ts.",
+        photos_dir="models/testdata/orientation",
+        min_within_tolerance=0,
+        entries=entries,
+    )
+    ref.write_json(os.path.join(OUT_DIR, "index.json"), index, indent=1)
     total = sum(os.path.getsize(os.path.join(OUT_DIR, n)) for n in os.listdir(OUT_DIR))
     print(f"{len(entries)} orientations, {total / 1e3:.0f} kB in {os.path.relpath(OUT_DIR, ref.ROOT)}")
     return 0

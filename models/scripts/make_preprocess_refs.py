@@ -39,42 +39,23 @@ Writes models/testdata/preprocess/<name>.png and models/testdata/preprocess/inde
 """
 
 import argparse
-import hashlib
-import importlib.util
 import io
-import json
 import os
-import re
 import sys
 
 import numpy as np
-import PIL
-from PIL import Image, ImageOps
+from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = os.path.dirname(HERE)
-ROOT = os.path.dirname(MODELS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    JPEG_TOLERANCE, JPEG_TOLERANCE_NOTE, MIN_STRICT, MODELS, ROOT, TOLERANCE,
+    check_cn_clip_transform, clear_outputs, cn_clip_preprocess, reference_index, save_reference,
+    size_verdict, source_entry, write_json,
+)
+
 OUT_DIR = os.path.join(MODELS, "testdata", "preprocess")
 DEFAULT_PHOTOS = os.path.normpath(os.path.join(ROOT, "..", "shared", "datasets", "photos"))
-
-SIZE = 224
-MEAN = (0.48145466, 0.4578275, 0.40821073)
-STD = (0.26862954, 0.26130258, 0.27577711)
-TOLERANCE = 0.02  # max |shihua - cn_clip| after normalisation, asserted by the Rust test
 MAX_TOTAL_BYTES = 3_000_000
-
-# JPEG decoding differs: shihua decodes with the `image` crate (zune-jpeg), cn_clip with Pillow
-# (libjpeg-turbo). zune-jpeg rounds 4:2:0/4:2:2 chroma upsampling twice where libjpeg-turbo rounds
-# once, and its IDCT differs by 1 on rare samples, so a decoded JPEG differs by up to ~4 levels on
-# a few percent of pixels. The 224x224 resize averages most of it away, but not all: on the whole
-# photo folder, 54 of 106 JPEGs stay within 0.02 and the worst is 4 levels (0.057). PNG and WebP
-# decode identically, and the resize is bit-exact, so those references are matched exactly.
-# The Rust test therefore holds JPEGs to 3 levels (3/255/min(std) = 0.0450) and everything
-# else to TOLERANCE, and requires at least MIN_STRICT photos within TOLERANCE.
-JPEG_TOLERANCE = 0.046
-JPEG_TOLERANCE_NOTE = ("JPEG: zune-jpeg (shihua) and libjpeg-turbo (Pillow) decode chroma upsampling "
-                       "and a few IDCT samples with different rounding; up to 3 levels after the resize")
-MIN_STRICT = 20
 
 # (source file in the photos folder, why it is here)
 PHOTOS = [
@@ -119,45 +100,6 @@ PHOTOS = [
 # Photos deliberately left out, with the reason (recorded in index.json).
 EXCLUDED = []
 
-EXPECTED_TRANSFORM = re.compile(
-    r"def image_transform\(image_size=224\):\s*"
-    r"transform = Compose\(\[\s*"
-    r"Resize\(\(image_size, image_size\), interpolation=InterpolationMode\.BICUBIC\),\s*"
-    r"_convert_to_rgb,\s*"
-    r"ToTensor\(\),\s*"
-    r"Normalize\(\(0\.48145466, 0\.4578275, 0\.40821073\), \(0\.26862954, 0\.26130258, 0\.27577711\)\),\s*"
-    r"\]\)\s*return transform"
-)
-EXPECTED_CONVERT = re.compile(r"def _convert_to_rgb\(image\):\s*return image\.convert\('RGB'\)")
-
-
-def check_cn_clip_transform():
-    """Fail unless the installed cn_clip's image_transform is the one reproduced here."""
-    spec = importlib.util.find_spec("cn_clip")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(
-            "cn_clip is not installed: pip install --no-deps -r models/requirements-nodeps.txt"
-        )
-    path = os.path.join(list(spec.submodule_search_locations)[0], "clip", "utils.py")
-    with open(path, encoding="utf-8") as f:
-        src = f.read()
-    if not EXPECTED_TRANSFORM.search(src) or not EXPECTED_CONVERT.search(src):
-        raise SystemExit(f"{path}: image_transform / _convert_to_rgb differ from what this script reproduces")
-
-
-def cn_clip_preprocess(img):
-    """cn_clip's Resize((224,224), BICUBIC) + _convert_to_rgb on a PIL image, as torchvision runs it."""
-    img = ImageOps.exif_transpose(img)  # shihua's one deliberate deviation (see the module docstring)
-    resized = img.resize((SIZE, SIZE), Image.Resampling.BICUBIC)  # torchvision: img.resize(size[::-1], interpolation)
-    rgb = resized.convert("RGB")
-    # Fresh image: no info (ICC profile, EXIF, dpi) carried into the reference PNG.
-    return Image.frombytes("RGB", rgb.size, rgb.tobytes())
-
-
-def reference_name(source):
-    stem, ext = os.path.splitext(source)
-    return f"{stem}_{ext.lstrip('.').lower()}.png"
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -166,10 +108,7 @@ def main():
 
     check_cn_clip_transform()
     Image.MAX_IMAGE_PIXELS = None  # the 6K photo is under Pillow's limit anyway; be explicit
-    os.makedirs(OUT_DIR, exist_ok=True)
-    for old in os.listdir(OUT_DIR):
-        if old.endswith(".png"):
-            os.remove(os.path.join(OUT_DIR, old))
+    clear_outputs(OUT_DIR)
 
     entries = []
     total = 0
@@ -178,19 +117,7 @@ def main():
         with open(path, "rb") as f:
             data = f.read()
         img = Image.open(io.BytesIO(data))
-        orientation = img.getexif().get(0x0112)
-        entry = {
-            "source": source,
-            "reference": reference_name(source),
-            "format": img.format,
-            "mode": img.mode,
-            "width": img.width,
-            "height": img.height,
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "exif_orientation": orientation,
-            "notes": note,
-        }
+        entry = source_entry(source, data, img, note)
         if img.format == "JPEG":
             entry["tolerance"] = JPEG_TOLERANCE
             entry["tolerance_note"] = JPEG_TOLERANCE_NOTE
@@ -202,10 +129,7 @@ def main():
         grey = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
         entry["reference_mode"] = "L" if grey else "RGB"
         out = os.path.join(OUT_DIR, entry["reference"])
-        (Image.fromarray(rgb[..., 0], "L") if grey else ref).save(out, format="PNG", optimize=True)
-        # Lossless round trip.
-        back = np.asarray(Image.open(out).convert("RGB"))
-        assert back.shape == (SIZE, SIZE, 3) and np.array_equal(back, rgb), source
+        save_reference(Image.fromarray(rgb[..., 0], "L") if grey else ref, rgb, out, source)
         total += os.path.getsize(out)
         entries.append(entry)
         print(f"{source:62s} {img.format:4s} {img.mode:4s} {img.width:5d}x{img.height:<5d} -> {entry['reference']}")
@@ -223,37 +147,23 @@ def main():
     assert len(strict) >= MIN_STRICT, len(strict)
     assert {"PNG", "WEBP"} <= {e["format"] for e in strict}
 
-    index = {
-        "about": "cn_clip 1.6.0 image_transform (Resize((224,224), BICUBIC) + convert('RGB')) of real "
-                 "photos, stored as the 224x224 RGB uint8 image before ToTensor/Normalize. "
-                 "Made by models/scripts/make_preprocess_refs.py; read by server/tests/preprocess_fidelity.rs.",
-        "deviation": "EXIF orientation is applied first (ImageOps.exif_transpose), as shihua does; "
-                     "cn_clip ignores it. No listed photo has an orientation other than 1.",
-        "photos_dir": "../shared/datasets/photos",
-        "cn_clip": "1.6.0",
-        "pillow": PIL.__version__,
-        "size": SIZE,
-        "mean": list(MEAN),
-        "std": list(STD),
-        "tolerance": TOLERANCE,
-        "min_within_tolerance": MIN_STRICT,
-        "jpeg_tolerance": JPEG_TOLERANCE,
-        "jpeg_note": JPEG_TOLERANCE_NOTE + ". PNG and WebP decode identically and the resize is bit-exact "
-                     "with Pillow 13.0.0, so those are expected to match exactly (max diff 0).",
-        "not_in_dataset": "no 16-bit PNG, palette ('P') or 1-bit image, lossless WebP, or EXIF-rotated photo "
-                          "exists in ../shared/datasets/photos, so none is covered",
-        "excluded": EXCLUDED,
-        "entries": entries,
-    }
-    with open(os.path.join(OUT_DIR, "index.json"), "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    index = reference_index(
+        about="cn_clip 1.6.0 image_transform (Resize((224,224), BICUBIC) + convert('RGB')) of real "
+              "photos, stored as the 224x224 RGB uint8 image before ToTensor/Normalize. "
+              "Made by models/scripts/make_preprocess_refs.py; read by server/tests/preprocess_fidelity.rs.",
+        deviation="EXIF orientation is applied first (ImageOps.exif_transpose), as shihua does; "
+                  "cn_clip ignores it. No listed photo has an orientation other than 1.",
+        photos_dir="../shared/datasets/photos",
+        jpeg_note=JPEG_TOLERANCE_NOTE + ". PNG and WebP decode identically and the resize is bit-exact "
+                  "with Pillow 13.0.0, so those are expected to match exactly (max diff 0).",
+        not_in_dataset="no 16-bit PNG, palette ('P') or 1-bit image, lossless WebP, or EXIF-rotated photo "
+                       "exists in ../shared/datasets/photos, so none is covered",
+        excluded=EXCLUDED,
+        entries=entries,
+    )
+    write_json(os.path.join(OUT_DIR, "index.json"), index, indent=1)
     total += os.path.getsize(os.path.join(OUT_DIR, "index.json"))
-    print(f"{len(entries)} references, {total / 1e6:.2f} MB in {os.path.relpath(OUT_DIR, ROOT)}")
-    if total > MAX_TOTAL_BYTES:
-        print(f"total size over {MAX_TOTAL_BYTES} bytes", file=sys.stderr)
-        return 1
-    return 0
+    return size_verdict(len(entries), total, OUT_DIR, MAX_TOTAL_BYTES)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ committed) and a ViT with 80-wide heads, so every converter path is checked here
   python models/scripts/make_pt_tiny.py            (the export venv: torch + cn_clip + onnx)
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -30,7 +29,12 @@ import tempfile
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    PREPROCESS_DIR, ROOT, l2n, preprocess_references, rounded, roughen, sha256_file,
+    tokenizer_cases, write_json,
+)
+
 OUT = os.path.join(ROOT, "models", "fixture", "pt-tiny")
 REFS = os.path.join(ROOT, "models", "testdata", "pt_tiny_refs.json")
 CONVERT = os.path.join(ROOT, "models", "convert", "pt_to_onnx.py")
@@ -58,31 +62,6 @@ CONFIGS = {
 }
 
 
-def l2n(x):
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def roughen(model, torch, seed):
-    """Random weights at a scale where every part of the network matters.
-
-    The libraries' own inits (std 0.02) give a nearly linear model whose embeddings barely
-    change when, say, the attention mask is dropped (cosine 0.99993), which would let a broken
-    graph pass a 0.9999 check. Weights ~ N(0, 1/fan_in), norms ~ 1 + N(0, 0.2), biases
-    ~ N(0, 0.2): no part can be wrong without moving the embeddings."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim >= 2:
-                fan_in = int(np.prod(p.shape[1:]))
-                p.copy_(torch.randn(p.shape, generator=g) / np.sqrt(fan_in))
-            elif name.endswith("weight") and (
-                    "norm" in name.lower() or ".ln_" in name or ".bn" in name):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.2 * torch.randn(p.shape, generator=g))
-
-
 def save_like_official(model, path, torch):
     """cn_clip's training loop saves {epoch, step, name, state_dict} of the DDP model."""
     sd = {"module." + k: v for k, v in model.state_dict().items()}
@@ -97,12 +76,11 @@ def main():
     from cn_clip.clip.model import CLIP, convert_weights
     from cn_clip.clip.utils import image_transform
 
-    cases = json.load(open(os.path.join(ROOT, "models", "testdata", "tokenizer_cases.json")))
-    texts = [c["text"] for c in cases[:N_TEXTS]]
+    cases = tokenizer_cases(N_TEXTS)
+    texts = [c["text"] for c in cases]
     ids = tokenize(texts, context_length=52)
-    assert ids.tolist() == [c["ids"] for c in cases[:N_TEXTS]]
-    index = json.load(open(os.path.join(ROOT, "models", "testdata", "preprocess", "index.json")))
-    photos = [e["reference"] for e in index["entries"]][:N_PHOTOS]
+    assert ids.tolist() == [c["ids"] for c in cases]
+    photos = preprocess_references(N_PHOTOS)
 
     ok = True
     for name, (cfg, conv_args, committed) in CONFIGS.items():
@@ -119,8 +97,8 @@ def main():
         transform = image_transform(size)
         with torch.no_grad():
             t = model.encode_text(ids).numpy()
-            px = torch.stack([transform(Image.open(os.path.join(
-                ROOT, "models", "testdata", "preprocess", p))) for p in photos])
+            px = torch.stack([transform(Image.open(os.path.join(PREPROCESS_DIR, p)))
+                              for p in photos])
             v = model.encode_image(px).numpy()
 
         graphs = tempfile.mkdtemp(prefix=f"pt-{name}-onnx-")
@@ -140,8 +118,6 @@ def main():
               f"max abs {ab:.2e}; checkpoint {os.path.getsize(ckpt):,} B")
         ok &= ct >= 0.99999 and ci >= 0.99999
         if committed:
-            def r(x):
-                return [float(f"{a:.7g}") for a in l2n(x)]
             refs = {
                 "about": "cn_clip 1.6.0 CLIP (random weights, seed %d, config below) saved like "
                          "the official checkpoints (fp16, module. prefix); encode_text of "
@@ -149,26 +125,15 @@ def main():
                          "L2-normalised. Made by models/scripts/make_pt_tiny.py." % SEED,
                 "config": cfg, "converter_args": conv_args, "torch": torch.__version__,
                 "checkpoint": {"file": "clip_cn_tiny.pt", "bytes": os.path.getsize(ckpt),
-                               "sha256": sha256(ckpt)},
+                               "sha256": sha256_file(ckpt)},
                 "converted_vs_cn_clip": {"text_min_cos": float(ct), "image_min_cos": float(ci)},
-                "texts": [{"text": s, "embedding": r(e)} for s, e in zip(texts, t)],
-                "photos": [{"file": p, "embedding": r(e)} for p, e in zip(photos, v)],
+                "texts": [{"text": s, "embedding": rounded(e)} for s, e in zip(texts, t)],
+                "photos": [{"file": p, "embedding": rounded(e)} for p, e in zip(photos, v)],
             }
-            with open(REFS, "w") as f:
-                json.dump(refs, f, ensure_ascii=False, indent=0)
-                f.write("\n")
+            write_json(REFS, refs, indent=0)
     if not ok:
         sys.exit("a converted graph does not equal cn_clip")
     print(f"wrote {OUT} and {REFS}")
-
-
-def sha256(path):
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 if __name__ == "__main__":
