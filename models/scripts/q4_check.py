@@ -19,9 +19,13 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import chinese_clip_config, export_combined  # noqa: E402
 
 
 def cpu_flags():
@@ -44,41 +48,19 @@ def main():
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-    from transformers import ChineseCLIPConfig, ChineseCLIPModel
+    from transformers import ChineseCLIPModel
 
     fp32 = os.path.join(args.work, "model.onnx")
     if not os.path.exists(fp32):
         torch.manual_seed(20261202)
-        cfg = ChineseCLIPConfig(
-            text_config=dict(vocab_size=21128, hidden_size=768, num_hidden_layers=12,
-                             num_attention_heads=12, intermediate_size=3072,
-                             max_position_embeddings=512, type_vocab_size=2),
-            vision_config=dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                               intermediate_size=3072, patch_size=16, image_size=224,
-                               hidden_act="quick_gelu"),
-            projection_dim=512)
+        cfg = chinese_clip_config(hidden=768, layers=12, heads=12, intermediate=3072,
+                                  max_positions=512)  # the real ViT-B-16 architecture
         model = ChineseCLIPModel(cfg).eval()
-
-        class Combined(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask, pixel_values):
-                o = self.m(input_ids=input_ids, attention_mask=attention_mask,
-                           pixel_values=pixel_values)
-                return o.logits_per_image, o.logits_per_text, o.text_embeds, o.image_embeds
-
         ids = torch.ones(2, 8, dtype=torch.long)
-        with torch.no_grad():
-            torch.onnx.export(
-                Combined(model), (ids, ids, torch.zeros(1, 3, 224, 224)), fp32,
-                input_names=["input_ids", "attention_mask", "pixel_values"],
-                output_names=["logits_per_image", "logits_per_text", "text_embeds",
-                              "image_embeds"],
-                dynamic_axes={"input_ids": {0: "tb", 1: "seq"}, "attention_mask": {0: "tb", 1: "seq"},
-                              "pixel_values": {0: "ib"}},
-                opset_version=14, dynamo=False)
+        export_combined(
+            torch, model, (ids, ids, torch.zeros(1, 3, 224, 224)), fp32,
+            dynamic_axes={"input_ids": {0: "tb", 1: "seq"}, "attention_mask": {0: "tb", 1: "seq"},
+                          "pixel_values": {0: "ib"}})
         del model
     files = {"fp32": fp32}
     int8 = os.path.join(args.work, "model_quantized.onnx")
