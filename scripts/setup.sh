@@ -11,6 +11,22 @@ E2E=0
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
+# Debian packages: as root directly, otherwise through sudo; a normal user without sudo is told
+# exactly what to ask an administrator for.
+apt_install() {
+  local SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || {
+      echo "setup needs the Debian package(s) $*: ask an administrator to run 'apt-get install $*' (no sudo here)" >&2
+      exit 1
+    }
+    SUDO=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "$@"
+}
+
 # 1. Rust toolchain pieces
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from rustup first" >&2; exit 1; }
 if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
@@ -53,18 +69,14 @@ fi
 # glyphs, or Chinese text would be boxes).
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
   say "installing Debian fonts-noto-cjk"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq fonts-noto-cjk
+  apt_install fonts-noto-cjk
 fi
 
 # 3. End-to-end test tools: Debian Chromium + Playwright (never Playwright's own browser download)
 if [ "$E2E" = 1 ]; then
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian chromium"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq chromium
+    apt_install chromium
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing Playwright test runner (npm ci)"
