@@ -25,6 +25,7 @@ use serde_json::{json, Map, Value};
 
 use super::corpus::CorpusLine;
 use crate::clip::ClipEncoder;
+use crate::store::row::{MODEL as MODEL_FIELD, VARIANT as VARIANT_FIELD};
 use crate::store::{IndexKind, MilvusStore, NewRow, StoreConfig, StoreError};
 
 /// Name of the collection.
@@ -165,7 +166,7 @@ impl PoemLines {
             let key = row_key(&row.extra);
             let current = key.as_ref().is_some_and(|k| {
                 wanted.get(k) == Some(&row.filepath.as_str())
-                    && row.extra.get("variant").and_then(Value::as_str) == Some(&variant)
+                    && row.extra.get(VARIANT_FIELD).and_then(Value::as_str) == Some(&variant)
             });
             match key {
                 Some(k) if current && !keep.contains_key(&k) => {
@@ -273,8 +274,8 @@ fn row_fields(l: &CorpusLine, model: &str, variant: &str) -> Map<String, Value> 
     m.insert("dynasty".into(), json!(l.dynasty));
     m.insert("poem_id".into(), json!(l.poem_id));
     m.insert("line".into(), json!(l.line));
-    m.insert("model".into(), json!(model));
-    m.insert("variant".into(), json!(variant));
+    m.insert(MODEL_FIELD.into(), json!(model));
+    m.insert(VARIANT_FIELD.into(), json!(variant));
     m
 }
 

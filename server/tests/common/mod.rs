@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod hub;
+pub mod ingest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
