@@ -47,13 +47,7 @@ pub(super) async fn plan(
             dupes.extend(rows.drain(1..).map(|r| r.id));
         }
     }
-    if !dupes.is_empty() {
-        store
-            .delete_ids(&dupes)
-            .await
-            .context("deleting duplicate rows")?;
-        summary.duplicates_removed = dupes.len();
-    }
+    summary.duplicates_removed = delete(store, &dupes, "deleting duplicate rows").await?;
 
     let mut todo = Vec::new();
     let mut replaces = HashMap::new();
@@ -96,13 +90,16 @@ pub(super) async fn plan(
             })
             .flat_map(|(_, rows)| rows.iter().map(|r| r.id))
             .collect();
-        if !gone.is_empty() {
-            store
-                .delete_ids(&gone)
-                .await
-                .context("pruning rows of deleted photos")?;
-            summary.pruned = gone.len();
-        }
+        summary.pruned = delete(store, &gone, "pruning rows of deleted photos").await?;
     }
     Ok(Plan { todo, replaces })
+}
+
+/// Deletes the rows `ids` (no call when there are none) and returns how many; `doing` says
+/// what for, in the error.
+async fn delete(store: &MilvusStore, ids: &[i64], doing: &'static str) -> anyhow::Result<usize> {
+    if !ids.is_empty() {
+        store.delete_ids(ids).await.context(doing)?;
+    }
+    Ok(ids.len())
 }

@@ -15,7 +15,7 @@ use ::milvus::v2::prelude::{
 };
 use serde_json::{Map, Value};
 
-use super::MilvusStore;
+use super::{sdk_error, MilvusStore};
 use crate::store::error::StoreError;
 
 /// How long to wait for an index build.
@@ -119,17 +119,17 @@ impl MilvusStore {
             .collection_name(&self.cfg.collection)
             .field_name(&self.cfg.vector_field)
             .build();
-        let answer = self
-            .call_raw("describe_index", request, ClientV2::describe_index)
-            .await?;
-        match answer {
+        match self
+            .call("describe_index", request, ClientV2::describe_index)
+            .await
+        {
             Ok(resp) => Ok(resp
                 .indexes()
                 .iter()
                 .find(|d| d.get_field_name() == self.cfg.vector_field)
                 .cloned()),
-            Err(e) if is_index_not_found(&e) => Ok(None),
-            Err(e) => Err(StoreError::from_sdk("describe_index", &self.cfg.uri, e)),
+            Err(e) if sdk_error(&e).is_some_and(is_index_not_found) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -159,14 +159,13 @@ impl MilvusStore {
                         .extra_params(extra),
                 )
                 .sync(false)
-                .build()
-                .map_err(self.err("create_index"))?;
+                .build();
             tracing::info!(index = %kind.describe(), "creating index");
             let created = self
-                .call_raw("create_index", Ok(request), ClientV2::create_index)
-                .await?;
+                .call("create_index", request, ClientV2::create_index)
+                .await;
             if let Err(e) = created {
-                let text = e.to_string();
+                let text = sdk_error(&e).map_or_else(|| e.to_string(), ToString::to_string);
                 if text.contains("only support") || text.contains("invalid index type") {
                     return Err(StoreError::IndexUnsupported {
                         index: kind.describe(),
@@ -176,7 +175,7 @@ impl MilvusStore {
                 // Another process (a `--shard` worker) created it at the same moment: go on
                 // with that one (checked below like any existing index).
                 if self.describe_vector_index().await?.is_none() {
-                    return Err(StoreError::from_sdk("create_index", &self.cfg.uri, e));
+                    return Err(e);
                 }
                 tracing::info!("the index was created meanwhile by another process: {text}");
             }
@@ -302,10 +301,8 @@ impl MilvusStore {
         let request = GetLoadStateRequest::builder()
             .collection_name(&self.cfg.collection)
             .build();
-        let resp = self
-            .call("get_load_state", request, ClientV2::get_load_state)
-            .await?;
-        Ok(resp.state())
+        let answer = self.call("get_load_state", request, ClientV2::get_load_state);
+        Ok(answer.await?.state())
     }
 }
 

@@ -141,22 +141,8 @@ impl MilvusStore {
     where
         Fut: Future<Output = SdkResult<T>>,
     {
-        self.call_raw(op, request, rpc).await?.map_err(self.err(op))
-    }
-
-    /// [`call`](Self::call) that hands back the RPC's own result, for the callers that tell
-    /// its errors apart; only a request that cannot be built is a [`StoreError`] here.
-    async fn call_raw<'a, R, T, Fut>(
-        &'a self,
-        op: &'static str,
-        request: SdkResult<R>,
-        rpc: impl FnOnce(&'a ClientV2, R) -> Fut,
-    ) -> Result<SdkResult<T>, StoreError>
-    where
-        Fut: Future<Output = SdkResult<T>>,
-    {
         let request = request.map_err(self.err(op))?;
-        Ok(rpc(&self.client, request).await)
+        rpc(&self.client, request).await.map_err(self.err(op))
     }
 
     /// [`call`](Self::call) for a read. Real Milvus refuses to read a collection that is not
@@ -164,19 +150,18 @@ impl MilvusStore {
     /// with an index; Milvus Lite reads any. So on that refusal: load the collection, first
     /// building the configured index if there is none (the same index `build_index_and_load`
     /// makes after an ingest), and try once more.
-    async fn read<'a, R, T, Fut>(
+    async fn read<'a, R: Clone, T, Fut>(
         &'a self,
         op: &'static str,
         request: SdkResult<R>,
-        rpc: impl Fn(&'a ClientV2, R) -> Fut,
+        rpc: impl Fn(&'a ClientV2, R) -> Fut + Copy,
     ) -> Result<T, StoreError>
     where
-        R: Clone,
         Fut: Future<Output = SdkResult<T>>,
     {
         let request = request.map_err(self.err(op))?;
-        match rpc(&self.client, request.clone()).await {
-            Err(e) if is_not_loaded(&e) => {
+        match self.call(op, Ok(request.clone()), rpc).await {
+            Err(e) if sdk_error(&e).is_some_and(is_not_loaded) => {
                 let collection = &self.cfg.collection;
                 if self.describe_vector_index().await?.is_some() {
                     tracing::info!(%collection, "collection not loaded; loading it");
@@ -186,10 +171,18 @@ impl MilvusStore {
                         building the index, then loading it");
                     self.build_index_and_load().await?;
                 }
-                rpc(&self.client, request).await.map_err(self.err(op))
+                self.call(op, Ok(request), rpc).await
             }
-            r => r.map_err(self.err(op)),
+            answer => answer,
         }
+    }
+}
+
+/// The error the server answered with, if it answered (not for transport failures).
+fn sdk_error(e: &StoreError) -> Option<&SdkError> {
+    match e {
+        StoreError::Milvus { source, .. } => Some(source.as_ref()),
+        _ => None,
     }
 }
 

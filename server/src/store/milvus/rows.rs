@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ::milvus::v2::prelude::{
     ClientV2, ConsistencyLevel, DeleteRequest, FieldData, FlushRequest, Ids, InsertRequest,
-    QueryRequest, QueryResults,
+    QueryRequest, QueryResponse, QueryResults,
 };
 use serde_json::{Map, Value};
 
@@ -132,14 +132,30 @@ impl MilvusStore {
         self.count_where("").await
     }
 
-    pub(super) async fn count_where(&self, filter: &str) -> Result<u64, StoreError> {
-        let request = QueryRequest::builder()
+    /// A strongly consistent query (it sees every row written before it) for the rows that
+    /// match `filter` (all when empty), with the columns `fields`, at most `limit` of them when
+    /// given. A read: see [`read`](Self::read).
+    async fn query(
+        &self,
+        op: &'static str,
+        filter: String,
+        fields: Vec<String>,
+        limit: Option<u64>,
+    ) -> Result<QueryResponse, StoreError> {
+        let mut request = QueryRequest::builder()
             .collection_name(&self.cfg.collection)
             .filter(filter)
-            .output_fields([COUNT_ALL])
-            .consistency_level(ConsistencyLevel::Strong)
-            .build();
-        let resp = self.read("count", request, ClientV2::query).await?;
+            .output_fields(fields)
+            .consistency_level(ConsistencyLevel::Strong);
+        if let Some(n) = limit {
+            request = request.limit(n as i64);
+        }
+        self.read(op, request.build(), ClientV2::query).await
+    }
+
+    pub(super) async fn count_where(&self, filter: &str) -> Result<u64, StoreError> {
+        let fields = vec![COUNT_ALL.to_owned()];
+        let resp = self.query("count", filter.to_owned(), fields, None).await?;
         let results = resp.results();
         let n = results
             .get_output_field(COUNT_ALL)
@@ -179,13 +195,8 @@ impl MilvusStore {
         id: i64,
         fields: Vec<String>,
     ) -> Result<Option<QueryResults>, StoreError> {
-        let request = QueryRequest::builder()
-            .collection_name(&self.cfg.collection)
-            .filter(format!("{ID_FIELD} == {id}"))
-            .output_fields(fields)
-            .consistency_level(ConsistencyLevel::Strong)
-            .build();
-        let resp = self.read(op, request, ClientV2::query).await?;
+        let filter = format!("{ID_FIELD} == {id}");
+        let resp = self.query(op, filter, fields, None).await?;
         let results = resp.results().clone();
         if results.get_row_count() == 0 {
             return Ok(None);
@@ -280,18 +291,12 @@ impl MilvusStore {
                 ranges.push((lo, mid));
                 continue;
             }
-            let request = QueryRequest::builder()
-                .collection_name(&self.cfg.collection)
-                .filter(filter)
-                .output_fields([
-                    ID_FIELD.to_owned(),
-                    self.cfg.path_field.clone(),
-                    META_FIELD.to_owned(),
-                ])
-                .limit(n as i64)
-                .consistency_level(ConsistencyLevel::Strong)
-                .build();
-            let resp = self.read("list_rows", request, ClientV2::query).await?;
+            let fields = vec![
+                ID_FIELD.to_owned(),
+                self.cfg.path_field.clone(),
+                META_FIELD.to_owned(),
+            ];
+            let resp = self.query("list_rows", filter, fields, Some(n)).await?;
             let results = resp.results();
             let ids = results
                 .get_output_field(ID_FIELD)

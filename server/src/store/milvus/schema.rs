@@ -23,10 +23,8 @@ impl MilvusStore {
         let request = HasCollectionRequest::builder()
             .collection_name(&self.cfg.collection)
             .build();
-        let resp = self
-            .call("has_collection", request, ClientV2::has_collection)
-            .await?;
-        Ok(resp.exists())
+        let answer = self.call("has_collection", request, ClientV2::has_collection);
+        Ok(answer.await?.exists())
     }
 
     /// Longest file path in bytes that the collection accepts.
