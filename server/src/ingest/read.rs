@@ -31,7 +31,7 @@ const READ_ATTEMPTS: usize = 3;
 
 /// What identifies one version of a file: if any of these differ, it changed.
 #[derive(PartialEq, Eq)]
-struct Stamp {
+struct FileVersion {
     dev: u64,
     ino: u64,
     len: u64,
@@ -39,9 +39,9 @@ struct Stamp {
     ctime: (i64, i64),
 }
 
-impl Stamp {
-    fn of(m: &std::fs::Metadata) -> Stamp {
-        Stamp {
+impl FileVersion {
+    fn of(m: &std::fs::Metadata) -> FileVersion {
+        FileVersion {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
@@ -52,7 +52,7 @@ impl Stamp {
 }
 
 /// Reads a photo whole, with the metadata that belongs to exactly these bytes. A file that
-/// is changed, replaced or deleted while it is read is detected (its stamp before and after
+/// is changed, replaced or deleted while it is read is detected (its version before and after
 /// the read differ, or the path no longer leads to the file read) and read again; a FIFO or
 /// device is refused without waiting on it.
 pub(super) fn read_stable(
@@ -94,9 +94,9 @@ pub(super) fn read_stable(
             Err(e) if gone(&e) => return Err("deleted during indexing".to_owned()),
             Err(e) => return Err(format!("cannot stat: {e}")),
         };
-        let stamp = Stamp::of(&before);
-        if stamp == Stamp::of(&after)
-            && stamp == Stamp::of(&now)
+        let version = FileVersion::of(&before);
+        if version == FileVersion::of(&after)
+            && version == FileVersion::of(&now)
             && bytes.len() as u64 == before.len()
         {
             return Ok((bytes, after));
