@@ -43,7 +43,7 @@ pub use self::pipeline::TEST_PAUSE_ENV;
 pub use self::read::ReadHook;
 pub use self::scan::walk;
 pub use self::shard::Shard;
-pub use self::summary::{IndexSummary, ShardOutcome, Skipped, TimeSpent};
+pub use self::summary::{progress_bar, IndexSummary, ShardOutcome, Skipped, TimeSpent};
 
 /// Extensions indexed by default (case-insensitive).
 pub const DEFAULT_EXTS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];

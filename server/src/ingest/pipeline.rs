@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::plan::Plan;
 use super::prepare::{prepare, Prepared, RowModel};
 use super::read::ReadHook;
+use super::summary::progress_bar;
 use super::{IndexOptions, IndexSummary, Skipped, TimeSpent};
 use crate::clip::ClipEncoder;
 use crate::store::{MilvusStore, NewRow};
@@ -33,16 +34,10 @@ pub(super) async fn encode_and_insert(
 ) -> anyhow::Result<()> {
     let files = plan.todo;
     let replaces = plan.replaces;
-    let bar = if opts.progress {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
-        )
-        .expect("valid progress template"),
+    let bar = progress_bar(
+        files.len(),
+        opts.progress,
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
     );
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(opts.batch_size.max(1) * 2);

@@ -1,9 +1,12 @@
-//! What an indexing run did ([`IndexSummary`]: found, indexed, unchanged, replaced, pruned,
-//! duplicates removed, failed, what a `--shard` worker did about the index, where the time
-//! went) and how `shihua index` prints it.
+//! What an indexing run shows: its progress bar while it runs ([`progress_bar`], also used by
+//! `shihua poems index`), and what it did ([`IndexSummary`]: found, indexed, unchanged,
+//! replaced, pruned, duplicates removed, failed, what a `--shard` worker did about the index,
+//! where the time went) and how `shihua index` prints it.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::shard::Shard;
 
@@ -127,6 +130,18 @@ impl std::fmt::Display for IndexSummary {
             self.images_per_second()
         )
     }
+}
+
+/// A progress bar over `len` items in the `indicatif` `template`, drawn when `shown` (else
+/// hidden: tests, or stderr not a terminal).
+pub fn progress_bar(len: usize, shown: bool, template: &str) -> ProgressBar {
+    let bar = if shown {
+        ProgressBar::new(len as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
+    bar
 }
 
 /// A file that was skipped, and why.

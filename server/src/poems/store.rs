@@ -20,11 +20,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
 use super::corpus::CorpusLine;
 use crate::clip::ClipEncoder;
+use crate::ingest::progress_bar;
 use crate::store::row::{MODEL as MODEL_FIELD, VARIANT as VARIANT_FIELD};
 use crate::store::{IndexKind, MilvusStore, NewRow, StoreConfig, StoreError};
 
@@ -185,16 +185,10 @@ impl PoemLines {
             ..Default::default()
         };
 
-        let bar = if progress {
-            ProgressBar::new(todo.len() as u64)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "poem lines [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}",
-            )
-            .expect("valid progress template"),
+        let bar = progress_bar(
+            todo.len(),
+            progress,
+            "poem lines [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}",
         );
         let mut pending: Vec<NewRow> = Vec::new();
         let mut seen: HashSet<LineKey> = HashSet::new();
