@@ -101,7 +101,7 @@ pub struct Common {
     #[arg(
         long,
         env = "SHIHUA_VECTOR_FIELD",
-        default_value = "vectors",
+        default_value = crate::store::row::DEFAULT_VECTOR_FIELD,
         global = true
     )]
     pub vector_field: String,
@@ -110,7 +110,7 @@ pub struct Common {
     #[arg(
         long,
         env = "SHIHUA_PATH_FIELD",
-        default_value = "filepath",
+        default_value = crate::store::row::DEFAULT_PATH_FIELD,
         global = true
     )]
     pub path_field: String,

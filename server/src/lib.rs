@@ -5,7 +5,6 @@ pub mod clip;
 pub mod config;
 pub mod http;
 pub mod ingest;
-pub mod ingest_shard;
 pub mod picture_queue;
 pub mod poems;
 pub mod query_images;
@@ -15,3 +14,6 @@ pub mod startup;
 pub mod store;
 pub mod thumbnail;
 pub mod visible_path;
+
+/// The old path of `ingest::shard`, kept for the code that still names it.
+pub use self::ingest::shard as ingest_shard;

@@ -7,8 +7,9 @@
 //! Permissions: the tests run as root here, and root reads a mode-000 file anyway, so as root
 //! the permission test runs the real `shihua index` as the unprivileged user `nobody` (uid
 //! 65534) with util-linux `setpriv`; as any other user it runs it directly. The changes during
-//! indexing are made deterministically by the test-only `IndexOptions::before_read` hook, which
-//! runs after a photo is opened and before it is read.
+//! indexing are made deterministically by the test-only read hook
+//! (`ingest::index_folder_with_read_hook`), which runs after a photo is opened and before it is
+//! read.
 
 mod common;
 
@@ -20,8 +21,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use app::search::SearchService;
-use common::{copy_demo, demo_photos, index_options, portable_shihua, start_and_index, TestMilvus};
-use server::ingest::{index_folder, ReadHook};
+use common::ingest::indexed_paths;
+use common::{
+    copy_demo, demo_photos, fixture_encoder, index_options, portable_shihua, start_lite, TestMilvus,
+};
+use server::ingest::{index_folder, index_folder_with_read_hook, ReadHook};
 use server::service::Shihua;
 use server::store::MilvusStore;
 use sha2::{Digest, Sha256};
@@ -113,14 +117,7 @@ async fn unreadable_files_and_folders_and_a_fifo_are_reported_and_skipped() {
     let store = MilvusStore::connect(milvus.config("fixture"))
         .await
         .unwrap();
-    let mut got: Vec<String> = store
-        .list_indexed()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.filepath)
-        .collect();
-    got.sort();
+    let got = indexed_paths(&store).await;
     let want: Vec<String> = good
         .iter()
         .map(|p| p.canonicalize().unwrap().to_string_lossy().into_owned())
@@ -206,9 +203,11 @@ async fn files_changed_replaced_or_deleted_during_indexing() {
     };
     let mut opts = index_options(&dir);
     opts.encode_batch = 2;
-    opts.before_read = Some(hook);
-    let run = start_and_index(tmp.path(), opts).await;
-    let (store, encoder, summary) = (run.store.clone(), run.encoder.clone(), &run.summary);
+    let (milvus, store) = start_lite(tmp.path()).await;
+    let encoder = fixture_encoder();
+    let summary = &index_folder_with_read_hook(encoder.clone(), store.clone(), opts, hook)
+        .await
+        .unwrap();
 
     assert_eq!(summary.found, 8);
     let failed: HashMap<String, String> = summary
@@ -280,5 +279,5 @@ async fn files_changed_replaced_or_deleted_during_indexing() {
     assert_eq!(again.failed.len(), 1, "{again}");
     assert!(again.failed[0].1.contains("a FIFO"), "{again}");
     assert_eq!(again.rows_in_collection, 6);
-    run.milvus.stop().await.unwrap();
+    milvus.stop().await.unwrap();
 }

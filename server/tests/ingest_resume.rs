@@ -12,79 +12,26 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use common::{copy_demo, demo_photos, repo, TestMilvus};
-use server::store::MilvusStore;
+use common::ingest::{
+    assert_one_row_per_photo, index_command, line_value, run_index, store, wait_while_running,
+    IndexTest,
+};
+use common::{copy_demo, demo_photos, repo};
 use sha2::{Digest, Sha256};
-
-/// `shihua index DIR` in small batches (many inserts per run), then `extra`.
-fn index_args<'a>(dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "index",
-        dir.to_str().unwrap(),
-        "--batch-size",
-        "4",
-        "--encode-batch",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
-fn run_index(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
-    let args = index_args(dir, extra);
-    let out = m.shihua(&[], &args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "index failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn line_value(summary: &str, key: &str) -> usize {
-    summary
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {key:?} in:\n{summary}"))
-}
-
-async fn store(m: &TestMilvus) -> Arc<MilvusStore> {
-    Arc::new(MilvusStore::connect(m.config("fixture")).await.unwrap())
-}
-
-/// Rows per path: asserts there is exactly one row for each expected photo and nothing else.
-async fn assert_one_row_per_photo(store: &MilvusStore, photos: &[PathBuf]) {
-    let rows = store.list_indexed().await.unwrap();
-    let paths: Vec<&str> = rows.iter().map(|r| r.filepath.as_str()).collect();
-    let unique: HashSet<&str> = paths.iter().copied().collect();
-    assert_eq!(paths.len(), unique.len(), "duplicate rows: {paths:?}");
-    let want: HashSet<String> = photos
-        .iter()
-        .map(|p| p.canonicalize().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let got: HashSet<String> = unique.into_iter().map(str::to_string).collect();
-    assert_eq!(got, want);
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rerun_skips_unchanged_replaces_changed_and_prunes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        photos: dir,
+        milvus,
+        tmp: _tmp,
+    } = IndexTest::start("rerun_skips_unchanged_replaces_changed_and_prunes").await;
     let mut photos = copy_demo(&dir, 6);
-    let milvus = TestMilvus::start(
-        "rerun_skips_unchanged_replaces_changed_and_prunes",
-        &tmp.path().join("db/m.db"),
-    )
-    .await;
     let m = &milvus;
 
     let first = run_index(m, &dir, &[]);
@@ -166,37 +113,24 @@ fn kill_running(child: &mut std::process::Child, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        photos: dir,
+        milvus,
+        tmp: _tmp,
+    } = IndexTest::start("sigkill_at_any_point_then_rerun_gives_one_row_per_photo").await;
     let photos = copy_demo(&dir, 24);
-    let milvus = TestMilvus::start(
-        "sigkill_at_any_point_then_rerun_gives_one_row_per_photo",
-        &tmp.path().join("db/m.db"),
-    )
-    .await;
     let m = &milvus;
     let s = store(m).await;
 
     // Kill points: after the first rows land, and after more than half have landed. Each
     // kill must hit a running index that has written some rows but not all of them.
     for threshold in [1u64, 13] {
-        let mut child = m.shihua(&[], &index_args(&dir, &[])).spawn().unwrap();
-        let start = Instant::now();
-        loop {
-            let n = s.count().await.unwrap_or(0);
-            if n >= threshold {
-                break;
-            }
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the run ended before {threshold} rows were visible ({n})"
-            );
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "fewer than {threshold} rows after 120 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut child = index_command(m, &dir, &[]).spawn().unwrap();
+        let what = format!("{threshold} rows were visible");
+        wait_while_running(&mut child, &what, Duration::from_secs(120), || async {
+            s.count().await.unwrap_or(0) >= threshold
+        })
+        .await;
         kill_running(&mut child, &format!("kill after {threshold} rows"));
         let rows = s.count().await.unwrap();
         assert!(
@@ -217,14 +151,12 @@ async fn sigkill_at_any_point_then_rerun_gives_one_row_per_photo() {
 /// `SHIHUA_TEST_PAUSE_BEFORE_DELETE`). The next run keeps the new rows and removes the old.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_a_replace_insert_and_its_delete_then_rerun_gives_one_row_per_photo() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        tmp,
+        photos: dir,
+        milvus,
+    } = IndexTest::start("sigkill_between_a_replace_insert_and_its_delete").await;
     let photos = copy_demo(&dir, 6);
-    let milvus = TestMilvus::start(
-        "sigkill_between_a_replace_insert_and_its_delete",
-        &tmp.path().join("db/m.db"),
-    )
-    .await;
     let m = &milvus;
     let s = store(m).await;
     run_index(m, &dir, &[]);
@@ -247,23 +179,17 @@ async fn sigkill_between_a_replace_insert_and_its_delete_then_rerun_gives_one_ro
     }
 
     let paused = tmp.path().join("paused");
-    let mut child = m
-        .shihua(&[], &index_args(&dir, &[]))
+    let mut child = index_command(m, &dir, &[])
         .env(server::ingest::TEST_PAUSE_ENV, &paused)
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while !paused.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended without reaching the replace"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no replace within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_while_running(
+        &mut child,
+        "reaching the replace",
+        Duration::from_secs(120),
+        || async { paused.exists() },
+    )
+    .await;
     assert_eq!(std::fs::read_to_string(&paused).unwrap().trim(), "2 2");
     // Both rows of each changed photo are there: the new one in, the old one not yet deleted.
     let rows = s.list_indexed().await.unwrap();
@@ -296,9 +222,13 @@ async fn sigkill_between_a_replace_insert_and_its_delete_then_rerun_gives_one_ro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_longer_than_200_bytes_are_stored_whole() {
-    let tmp = tempfile::tempdir().unwrap();
+    let IndexTest {
+        tmp: _tmp,
+        photos: top,
+        milvus,
+    } = IndexTest::start("paths_longer_than_200_bytes_are_stored_whole").await;
     // 古道西风瘦马 is 18 bytes in UTF-8: twelve levels make a path of well over 200 bytes.
-    let mut dir = tmp.path().join("photos");
+    let mut dir = top.clone();
     for i in 0..12 {
         dir = dir.join(format!("古道西风瘦马{i}"));
     }
@@ -309,19 +239,14 @@ async fn paths_longer_than_200_bytes_are_stored_whole() {
         .max()
         .unwrap();
     assert!(longest > 200, "test path is only {longest} bytes");
-    let milvus = TestMilvus::start(
-        "paths_longer_than_200_bytes_are_stored_whole",
-        &tmp.path().join("db/m.db"),
-    )
-    .await;
-    let summary = run_index(&milvus, &tmp.path().join("photos"), &[]);
+    let summary = run_index(&milvus, &top, &[]);
     assert_eq!(line_value(&summary, "indexed:"), 2, "{summary}");
     assert_eq!(line_value(&summary, "failed:"), 0, "{summary}");
     let s = store(&milvus).await;
     assert_one_row_per_photo(&s, &photos).await;
     assert!(s.describe().await.unwrap().path_max_len as usize >= longest);
     // Re-running reads the raised limit back from the schema and skips both photos.
-    let again = run_index(&milvus, &tmp.path().join("photos"), &[]);
+    let again = run_index(&milvus, &top, &[]);
     assert_eq!(line_value(&again, "unchanged (skipped):"), 2, "{again}");
     milvus.stop().await;
 }

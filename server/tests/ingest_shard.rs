@@ -12,15 +12,19 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::ingest::{
+    assert_one_row_per_photo, finish, index_command, index_line, indexed_paths, line_value,
+    run_index as run, store, wait_while_running, IndexTest,
+};
 use common::{copy_demo, demo_photos, fixture_encoder, TestMilvus};
-use server::ingest::{index_folder, IndexOptions, ReadHook};
-use server::ingest_shard::{shard_of, Shard};
+use server::ingest::shard::{shard_of, Shard};
+use server::ingest::{index_folder_with_read_hook, IndexOptions, ReadHook};
 use server::store::{MilvusStore, NewRow};
 
 /// A tree of `n` photos (copies of the demo photos in subfolders of 20), returned sorted.
@@ -42,80 +46,8 @@ fn photo_tree(root: &Path, n: usize) -> Vec<PathBuf> {
     out
 }
 
-fn index_args(dir: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "index",
-        dir.to_str().unwrap(),
-        "--batch-size",
-        "4",
-        "--encode-batch",
-        "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
 fn spawn(m: &TestMilvus, dir: &Path, extra: &[&str]) -> Child {
-    let args = index_args(dir, extra);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    m.shihua(&[], &args).spawn().unwrap()
-}
-
-/// Waits for a worker and returns its summary; panics with its output if it failed.
-fn finish(child: Child) -> String {
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "worker failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn run(m: &TestMilvus, dir: &Path, extra: &[&str]) -> String {
-    finish(spawn(m, dir, extra))
-}
-
-fn line_value(summary: &str, key: &str) -> usize {
-    summary
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {key:?} in:\n{summary}"))
-}
-
-fn index_line(summary: &str) -> &str {
-    summary
-        .lines()
-        .find(|l| l.starts_with("index:"))
-        .unwrap_or_else(|| panic!("no index line in:\n{summary}"))
-}
-
-async fn store(m: &TestMilvus) -> Arc<MilvusStore> {
-    Arc::new(MilvusStore::connect(m.config("fixture")).await.unwrap())
-}
-
-/// Exactly one row for each photo and nothing else.
-async fn assert_one_row_per_photo(store: &MilvusStore, photos: &[PathBuf]) {
-    let rows = store.list_indexed().await.unwrap();
-    let mut per_path: HashMap<&str, usize> = HashMap::new();
-    for r in &rows {
-        *per_path.entry(r.filepath.as_str()).or_default() += 1;
-    }
-    let dupes: Vec<_> = per_path.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dupes.is_empty(), "duplicate rows: {dupes:?}");
-    let want: HashSet<String> = photos
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let got: HashSet<String> = per_path.keys().map(|s| s.to_string()).collect();
-    assert_eq!(got.len(), want.len(), "rows for {} paths", got.len());
-    assert_eq!(got, want);
+    index_command(m, dir, extra).spawn().unwrap()
 }
 
 fn shard_size(root: &Path, photos: &[PathBuf], shard: Shard) -> usize {
@@ -131,11 +63,13 @@ fn photos_wanted() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_one_twice_one_killed_and_rerun_end_with_one_row_per_photo() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        tmp: _tmp,
+        photos: dir,
+        milvus,
+    } = IndexTest::start("three_workers").await;
     let photos = photo_tree(&dir, photos_wanted());
     let root = dir.canonicalize().unwrap();
-    let milvus = TestMilvus::start("three_workers", &tmp.path().join("db/m.db")).await;
     let m = &milvus;
     let shards: Vec<Shard> = (0..3).map(|index| Shard { index, count: 3 }).collect();
     for s in &shards {
@@ -152,18 +86,13 @@ async fn three_workers_one_twice_one_killed_and_rerun_end_with_one_row_per_photo
     let w0 = spawn(m, &dir, &["--shard", "0/3"]);
     let w1 = spawn(m, &dir, &["--shard", "1/3"]);
     let w1_again = spawn(m, &dir, &["--shard", "1/3"]);
-    let start = Instant::now();
-    loop {
-        let n = s.count().await.unwrap_or(0);
-        if n >= 2 || start.elapsed() > Duration::from_secs(300) {
-            break;
-        }
-        assert!(
-            victim.try_wait().unwrap().is_none(),
-            "worker 2/3 ended before it could be killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_while_running(
+        &mut victim,
+        "worker 2/3 could be killed with 2 rows in",
+        Duration::from_secs(300),
+        || async { s.count().await.unwrap_or(0) >= 2 },
+    )
+    .await;
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
     let done: Vec<String> = [w0, w1, w1_again].into_iter().map(finish).collect();
@@ -216,11 +145,13 @@ async fn three_workers_one_twice_one_killed_and_rerun_end_with_one_row_per_photo
 /// the one that finishes last leaves one row per photo.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_one_shard_insert_twice_and_converge_to_one_row() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        tmp: _tmp,
+        photos: dir,
+        milvus,
+    } = IndexTest::start("same_shard").await;
     let photos = photo_tree(&dir, 16);
     let root = dir.canonicalize().unwrap();
-    let milvus = TestMilvus::start("same_shard", &tmp.path().join("db/m.db")).await;
     let shard = Shard { index: 0, count: 2 };
     let mine: Vec<PathBuf> = shard.select(&root, &photos);
     assert!(mine.len() >= 3, "shard 0/2 has {} photos", mine.len());
@@ -237,16 +168,18 @@ async fn two_workers_on_one_shard_insert_twice_and_converge_to_one_row() {
         opts.batch_size = 2;
         opts.encode_batch = 1;
         opts.shard = Some(shard);
-        opts.before_read = Some(ReadHook(Arc::new(move |_| {
+        let hook = ReadHook(Arc::new(move |_| {
             if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
                 barrier.wait();
             }
-        })));
+        }));
         let cfg = milvus.config("fixture");
         let encoder = encoder.clone();
         async move {
             let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
-            let summary = index_folder(encoder, store, opts).await.unwrap();
+            let summary = index_folder_with_read_hook(encoder, store, opts, hook)
+                .await
+                .unwrap();
             (id, summary)
         }
     };
@@ -265,11 +198,13 @@ async fn two_workers_on_one_shard_insert_twice_and_converge_to_one_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_with_shard_deletes_only_its_own_shards_rows() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        tmp: _tmp,
+        photos: dir,
+        milvus,
+    } = IndexTest::start("shard_prune").await;
     let mut photos = photo_tree(&dir, 12);
     let root = dir.canonicalize().unwrap();
-    let milvus = TestMilvus::start("shard_prune", &tmp.path().join("db/m.db")).await;
     let m = &milvus;
     let first = run(m, &dir, &["--shard", "0/2"]);
     assert!(
@@ -294,13 +229,7 @@ async fn prune_with_shard_deletes_only_its_own_shards_rows() {
     std::fs::remove_file(&gone1).unwrap();
     let pruned = run(m, &dir, &["--shard", "0/2", "--prune"]);
     assert!(pruned.contains("1 pruned"), "{pruned}");
-    let paths: HashSet<String> = s
-        .list_indexed()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.filepath)
-        .collect();
+    let paths: HashSet<String> = indexed_paths(&s).await.into_iter().collect();
     assert!(
         !paths.contains(gone0.to_str().unwrap()),
         "shard 0's row stayed"
@@ -319,10 +248,12 @@ async fn prune_with_shard_deletes_only_its_own_shards_rows() {
 /// the index on its own, after reducing every path to one row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collection_index_dedups_and_builds_the_index_on_its_own() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("photos");
+    let IndexTest {
+        tmp: _tmp,
+        photos: dir,
+        milvus,
+    } = IndexTest::start("collection_index").await;
     copy_demo(&dir, 8);
-    let milvus = TestMilvus::start("collection_index", &tmp.path().join("db/m.db")).await;
     let m = &milvus;
     let out = run(m, &dir, &["--shard", "0/2"]);
     assert!(

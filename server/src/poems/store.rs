@@ -20,11 +20,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
 use super::corpus::CorpusLine;
 use crate::clip::ClipEncoder;
+use crate::ingest::progress_bar;
+use crate::store::row::{MODEL as MODEL_FIELD, VARIANT as VARIANT_FIELD};
 use crate::store::{IndexKind, MilvusStore, NewRow, StoreConfig, StoreError};
 
 /// Name of the collection.
@@ -165,7 +166,7 @@ impl PoemLines {
             let key = row_key(&row.extra);
             let current = key.as_ref().is_some_and(|k| {
                 wanted.get(k) == Some(&row.filepath.as_str())
-                    && row.extra.get("variant").and_then(Value::as_str) == Some(&variant)
+                    && row.extra.get(VARIANT_FIELD).and_then(Value::as_str) == Some(&variant)
             });
             match key {
                 Some(k) if current && !keep.contains_key(&k) => {
@@ -184,16 +185,10 @@ impl PoemLines {
             ..Default::default()
         };
 
-        let bar = if progress {
-            ProgressBar::new(todo.len() as u64)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "poem lines [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}",
-            )
-            .expect("valid progress template"),
+        let bar = progress_bar(
+            todo.len(),
+            progress,
+            "poem lines [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}",
         );
         let mut pending: Vec<NewRow> = Vec::new();
         let mut seen: HashSet<LineKey> = HashSet::new();
@@ -273,8 +268,8 @@ fn row_fields(l: &CorpusLine, model: &str, variant: &str) -> Map<String, Value> 
     m.insert("dynasty".into(), json!(l.dynasty));
     m.insert("poem_id".into(), json!(l.poem_id));
     m.insert("line".into(), json!(l.line));
-    m.insert("model".into(), json!(model));
-    m.insert("variant".into(), json!(variant));
+    m.insert(MODEL_FIELD.into(), json!(model));
+    m.insert(VARIANT_FIELD.into(), json!(variant));
     m
 }
 

@@ -1,17 +1,19 @@
-//! The vector store: Milvus schema, index, insert, search (`milvus.rs`), the embedded
-//! Milvus Lite child process (`embedded.rs`), its restart watchdog (`watchdog.rs`) and the
-//! store's error type (`error.rs`).
+//! The vector store: the row and its field names (`row.rs`), the Milvus client
+//! (`milvus/`: schema, index, rows, search, stats), the embedded Milvus Lite child process
+//! and its restart watchdog (`lite/`), index sizing (`sizing.rs`) and the store's error type
+//! (`error.rs`).
 
-pub mod embedded;
 pub mod error;
+pub mod lite;
 pub mod milvus;
+pub mod row;
 pub mod sizing;
-pub mod watchdog;
 
-pub use self::embedded::{find_lite_lib_dir, EmbeddedMilvus};
 pub use self::error::StoreError;
-pub use self::milvus::{
-    CollectionInfo, IndexInfo, IndexKind, IndexedFile, MilvusStore, NewRow, StoreConfig, StoredHit,
-    StoredRow,
-};
-pub use self::watchdog::spawn_watchdog;
+pub use self::lite::{find_lite_lib_dir, spawn_watchdog, EmbeddedMilvus};
+pub use self::milvus::{CollectionInfo, IndexInfo, IndexKind, MilvusStore, StoreConfig};
+pub use self::row::{IndexedFile, NewRow, StoredHit, StoredRow};
+
+/// The old path of [`lite`] (`store::embedded::find_lite_lib_dir`,
+/// `store::embedded::EmbeddedMilvus`), kept for the code that still names it.
+pub use self::lite as embedded;

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod hub;
+pub mod ingest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +17,7 @@ use server::http::fairness::FairnessConfig;
 use server::http::{media::ThumbCache, router_with, AppState, WebOptions};
 use server::ingest::{index_folder, IndexOptions, IndexSummary};
 use server::service::Shihua;
-use server::store::{embedded, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
+use server::store::{find_lite_lib_dir, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -276,7 +277,7 @@ impl PortableShihua {
 
 /// Where Milvus Lite is installed (the project's .venv).
 pub fn lite_lib() -> PathBuf {
-    embedded::find_lite_lib_dir(&repo()).expect(
+    find_lite_lib_dir(&repo()).expect(
         "Milvus Lite not found: run `make run` or scripts/setup.sh (or set SHIHUA_MILVUS_LITE_LIB)",
     )
 }

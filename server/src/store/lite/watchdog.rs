@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use super::{EmbeddedMilvus, MilvusStore};
+use super::EmbeddedMilvus;
+use crate::store::MilvusStore;
 
 /// Checks every `every`; restarts the child when it is gone.
 pub fn spawn_watchdog(

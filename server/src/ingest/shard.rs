@@ -1,6 +1,7 @@
 //! Sharded indexing: `shihua index DIR --shard I/N` lets N processes (on one machine or many)
 //! index one shared photo tree into one Milvus server at the same time, each taking the
-//! photos of its own shard.
+//! photos of its own shard. Owns the shard of a path, the dedup pass, and the end of a
+//! `--shard` run (`finish`).
 //!
 //! **Which shard a photo belongs to** is a pure function of its path relative to DIR, so it
 //! is the same on every machine and in every run: the first 8 bytes of the SHA-256 of the
@@ -35,8 +36,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use super::{IndexOptions, IndexSummary, ShardOutcome};
 use crate::store::{IndexedFile, MilvusStore, StoreError};
 
 /// One shard of N: `index` in `0..count`.
@@ -140,6 +143,42 @@ pub async fn missing_rows(
         .map(|p| p.to_string_lossy())
         .filter(|p| !have.contains(p.as_ref()) && !failed.contains(p.as_ref()))
         .count())
+}
+
+/// The end of a `--shard` run: reduce this shard's paths to one row each (a worker on the same
+/// shard may have inserted them too), then, if every photo of the tree has a row, this was the
+/// last worker: reduce every path under the root to one row and build + load the index.
+pub(super) async fn finish(
+    store: &MilvusStore,
+    opts: &IndexOptions,
+    shard: Shard,
+    tree: &[PathBuf],
+    summary: &mut IndexSummary,
+) -> anyhow::Result<()> {
+    let root = opts.root.canonicalize()?;
+    summary.duplicates_removed += dedup(store, |p| shard.contains(&root, Path::new(p)))
+        .await
+        .context("removing duplicate rows of this shard")?;
+    let failed: HashSet<String> = summary
+        .failed
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect();
+    let missing = missing_rows(store, tree, &failed).await?;
+    if missing == 0 {
+        summary.duplicates_removed += dedup(store, |p| Path::new(p).starts_with(&root))
+            .await
+            .context("removing duplicate rows before building the index")?;
+        store.build_index_and_load().await?;
+    } else {
+        tracing::info!("{missing} photos of other shards have no row yet: not building the index");
+    }
+    summary.shard = Some(ShardOutcome {
+        shard,
+        photos_in_tree: tree.len(),
+        missing,
+    });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,30 +1,21 @@
 //! `EmbeddedMilvus`: Milvus Lite 2.5.1 run as a child process serving gRPC on
 //! `127.0.0.1:<free port>`, started by `shihua` when `MILVUS_URI` is a local path such as
-//! `./data/milvus.db`. Owns finding the Milvus Lite binary (`find_lite_lib_dir`), the db file
-//! lock (the same `.<db>.lock` + `lockf` convention as pymilvus' launcher, so two servers never
-//! open one file), its port (a free one, or a given one; the server that answers there must be
-//! the child, checked in `/proc`, else we would be talking to someone else's database), the
-//! child's life cycle (parent-death signal, readiness wait, SIGTERM then SIGKILL), its log file
-//! `<db dir>/milvus-lite.log`, and its private `HOME` `<db dir>/.<db>.home`.
-//!
-//! Why a private `HOME`: Milvus Lite 2.5.1 keeps segcore's scratch and mmap folder at
-//! `$HOME/.cache/milvus` and, when it creates or loads a collection, *deletes and recreates*
-//! that folder. Two Milvus Lite processes sharing one `HOME` (two shihua instances, or tests in
-//! parallel) race there, and the loser fails every later call with "Mmap manager has not been
-//! init" (reproduced: 3 of 30 simultaneous create_collection pairs with a shared `HOME`, 0 of 30
-//! with one each). Without `HOME` at all (a bare service environment) it would crash on start.
-//! The folder is per database, so the db lock also guards it.
+//! `./data/milvus.db`. Owns the child's life cycle: start (on a free port, or a given one, whose
+//! server must be the child: `port.rs`), the parent-death signal, the readiness wait, restart
+//! after a crash (`revive`), SIGTERM then SIGKILL, and its log file `<db dir>/milvus-lite.log`.
+//! The database file's name, lock and private `HOME` are `db.rs`'s.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::error::StoreError;
-use super::milvus::MilvusStore;
+use super::db::{absolute, check_db_name, lite_home, lock_db};
+use super::port::{free_port, listener_owned_by};
+use crate::store::error::StoreError;
+use crate::store::milvus::MilvusStore;
 
 /// How long to wait for a started server to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -271,123 +262,6 @@ impl Drop for EmbeddedMilvus {
     }
 }
 
-/// Finds the `milvus_lite/lib` folder: `$SHIHUA_MILVUS_LITE_LIB` if set, else the first
-/// `<dir>/.venv/lib/python3*/site-packages/milvus_lite/lib` holding a `milvus` binary, for
-/// `dir` = `start` and each of its ancestors.
-pub fn find_lite_lib_dir(start: &Path) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SHIHUA_MILVUS_LITE_LIB").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    let start = absolute(start).ok()?;
-    for dir in start.ancestors() {
-        let lib = dir.join(".venv").join("lib");
-        let Ok(entries) = std::fs::read_dir(&lib) else {
-            continue;
-        };
-        let mut pythons: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-            .map(|e| e.path())
-            .collect();
-        pythons.sort();
-        for py in pythons {
-            let candidate = py.join("site-packages").join("milvus_lite").join("lib");
-            if candidate.join("milvus").is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
-}
-
-fn absolute(p: &Path) -> Result<PathBuf, StoreError> {
-    if p.is_absolute() {
-        return Ok(p.to_path_buf());
-    }
-    let cwd = std::env::current_dir().map_err(|e| StoreError::io("reading the current dir", e))?;
-    Ok(cwd.join(p))
-}
-
-/// Milvus Lite's own rules (from its launcher): `^[a-zA-Z0-9.\-_]+$`, at most 36 characters.
-fn check_db_name(name: &str) -> Result<(), StoreError> {
-    let bad = |reason: &str| {
-        Err(StoreError::LiteBadDbName {
-            name: name.to_owned(),
-            reason: reason.to_owned(),
-        })
-    };
-    if name.is_empty() {
-        return bad("the path has no file name");
-    }
-    if name.len() > 36 {
-        return bad("it is longer than 36 characters");
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
-        return bad("only letters, digits, '.', '-' and '_' are allowed");
-    }
-    Ok(())
-}
-
-fn lock_db(dir: &Path, name: &str, db_path: &Path) -> Result<File, StoreError> {
-    let lock_path = dir.join(format!(".{name}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&lock_path)
-        .map_err(|e| StoreError::io(format!("opening {}", lock_path.display()), e))?;
-    // `lockf` (POSIX record lock) is what pymilvus' launcher takes, so a Python Milvus Lite on
-    // the same file is detected; `flock` also catches a second start inside this process
-    // (record locks are per process).
-    // SAFETY: lockf / flock on a valid, open descriptor owned by `file`.
-    let rc = unsafe {
-        let fd = file.as_raw_fd();
-        if libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) == 0 {
-            libc::lockf(fd, libc::F_TLOCK, 0)
-        } else {
-            -1
-        }
-    };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EACCES) => Err(StoreError::LiteDbLocked {
-                db: db_path.to_path_buf(),
-            }),
-            _ => Err(StoreError::io(
-                format!("locking {}", lock_path.display()),
-                err,
-            )),
-        };
-    }
-    Ok(file)
-}
-
-fn free_port() -> Result<u16, StoreError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| StoreError::io("finding a free port on 127.0.0.1", e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| StoreError::io("finding a free port on 127.0.0.1", e))?
-        .port();
-    Ok(port)
-}
-
-/// The private `HOME` of the Milvus Lite serving `db_path` (see the module docs):
-/// `<db dir>/.<db name>.home`.
-fn lite_home(db_path: &Path) -> PathBuf {
-    let name = db_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    db_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!(".{name}.home"))
-}
-
 /// Starts the Milvus Lite child for the absolute `db_path`, in the database's folder, with its
 /// own `HOME`.
 fn spawn(
@@ -504,37 +378,8 @@ async fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(),
     }
 }
 
-/// Whether process `pid` holds the socket listening on TCP `port` (any local address, IPv4 or
-/// IPv6), from `/proc/net/tcp{,6}` and `/proc/<pid>/fd`. `None` when that cannot be read.
-fn listener_owned_by(pid: u32, port: u16) -> Option<bool> {
-    let want_port = format!(":{port:04X}");
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-            const LISTEN: &str = "0A";
-            if f.len() > 9 && f[1].ends_with(&want_port) && f[3] == LISTEN {
-                inodes.push(format!("socket:[{}]", f[9]));
-            }
-        }
-    }
-    if inodes.is_empty() {
-        return None;
-    }
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    let owned = fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path())
-            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
-    });
-    Some(owned)
-}
-
 /// SIGTERM, wait up to `grace`, then SIGKILL; always reaps.
-fn kill_and_reap(child: &mut Child, grace: Duration) {
+pub(super) fn kill_and_reap(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
@@ -565,22 +410,4 @@ fn log_tail(log_path: &Path) -> String {
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listener_belongs_to_the_process_that_holds_it() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        assert_eq!(listener_owned_by(std::process::id(), port), Some(true));
-        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
-        assert_eq!(listener_owned_by(other.id(), port), Some(false));
-        kill_and_reap(&mut other, Duration::from_millis(100));
-        drop(listener);
-        // Nobody listens there any more: unknown, never "someone else".
-        assert_eq!(listener_owned_by(std::process::id(), port), None);
-    }
 }

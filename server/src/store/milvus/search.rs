@@ -1,0 +1,129 @@
+//! Nearest-neighbour search: the `k` stored rows closest (cosine) to a vector, with the search
+//! parameter that goes with the configured index (`nprobe` for IVF, `ef` for HNSW), read
+//! from the hits' ids, scores and output columns.
+
+use std::collections::HashMap;
+
+use ::milvus::v2::prelude::{ClientV2, Ids, MetricType, SearchRequest, SearchVectors};
+use serde_json::{Map, Value};
+
+use super::{IndexKind, MilvusStore};
+use crate::store::error::StoreError;
+use crate::store::row::{StoredHit, META_FIELD};
+
+impl MilvusStore {
+    /// The `k` stored photos most similar (cosine) to `vector`, best first.
+    pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<StoredHit>, StoreError> {
+        Ok(self
+            .search_inner(vector, k, false)
+            .await?
+            .into_iter()
+            .map(|(hit, _)| hit)
+            .collect())
+    }
+
+    /// [`search`](Self::search), with each hit's dynamic fields (for collections whose rows
+    /// carry what a result shows, such as `poem_lines`).
+    pub async fn search_rows(
+        &self,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
+        self.search_inner(vector, k, true).await
+    }
+
+    async fn search_inner(
+        &self,
+        vector: &[f32],
+        k: usize,
+        with_meta: bool,
+    ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
+        self.check_vector(vector)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let extra = match self.cfg.index {
+            IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } => {
+                HashMap::from([("nprobe".to_owned(), self.cfg.nprobe.to_string())])
+            }
+            IndexKind::Hnsw { .. } => HashMap::from([(
+                "ef".to_owned(),
+                k.max(self.cfg.ef.unwrap_or(64) as usize).to_string(),
+            )]),
+        };
+        let request = SearchRequest::builder()
+            .collection_name(&self.cfg.collection)
+            .vector_field(&self.cfg.vector_field)
+            .vectors(SearchVectors::Float(vec![vector.to_vec()]))
+            .output_fields(if with_meta {
+                vec![self.cfg.path_field.clone(), META_FIELD.to_owned()]
+            } else {
+                vec![self.cfg.path_field.clone()]
+            })
+            .limit(k as i64)
+            .metric_type(MetricType::Cosine)
+            .extra_params(extra)
+            .build();
+        let resp = self.read("search", request, ClientV2::search).await?;
+        let Some(result) = resp.results().iter().next() else {
+            return Ok(Vec::new());
+        };
+        // Read ids / scores / columns directly: `rows()` fails on servers that leave the
+        // primary-key or score field name empty (Milvus Lite).
+        let ids = match result.get_ids() {
+            Ids::Int64(v) => v.clone(),
+            other => {
+                return Err(StoreError::Malformed {
+                    op: "search",
+                    detail: format!("expected INT64 ids, got {other:?}"),
+                })
+            }
+        };
+        let scores = result.get_scores();
+        let paths = result
+            .get_output_fields()
+            .iter()
+            .find(|f| f.name() == self.cfg.path_field)
+            .and_then(|f| f.as_varchar());
+        if scores.len() != ids.len() || paths.is_some_and(|p| p.len() != ids.len()) {
+            return Err(StoreError::Malformed {
+                op: "search",
+                detail: format!(
+                    "{} ids, {} scores, {:?} paths",
+                    ids.len(),
+                    scores.len(),
+                    paths.map(|p| p.len())
+                ),
+            });
+        }
+        let Some(paths) = paths.or(if ids.is_empty() { Some(&[]) } else { None }) else {
+            return Err(StoreError::Malformed {
+                op: "search",
+                detail: format!("no '{}' column in the hits", self.cfg.path_field),
+            });
+        };
+        let metas = result
+            .get_output_fields()
+            .iter()
+            .find(|f| f.name() == META_FIELD)
+            .and_then(|f| f.as_json());
+        Ok(ids
+            .into_iter()
+            .zip(scores.iter())
+            .zip(paths.iter())
+            .enumerate()
+            .map(|(i, ((id, score), path))| {
+                let extra = match metas.and_then(|m| m.get(i)) {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                let hit = StoredHit {
+                    id,
+                    filepath: path.clone(),
+                    score: *score,
+                };
+                (hit, extra)
+            })
+            .collect())
+    }
+}
