@@ -9,6 +9,7 @@ pub mod ingest_shard;
 pub mod picture_queue;
 pub mod poems;
 pub mod query_images;
+pub mod search;
 pub mod serve;
 pub mod service;
 pub mod startup;
