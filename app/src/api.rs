@@ -51,9 +51,11 @@ pub async fn upload_query(data: MultipartData) -> Result<String, SearchError> {
     let svc = service()?;
     let reader = use_context::<crate::search::SharedUploadReader>()
         .ok_or_else(|| SearchError::Internal("upload reader is not configured".into()))?;
-    let form = data
-        .into_inner()
-        .ok_or_else(|| with_status(SearchError::BadRequest("expected a multipart upload".into())))?;
+    let form = data.into_inner().ok_or_else(|| {
+        with_status(SearchError::BadRequest(
+            "expected a multipart upload".into(),
+        ))
+    })?;
     let image = reader
         .picture(form, svc.max_upload_bytes())
         .await

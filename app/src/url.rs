@@ -203,8 +203,13 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        let q = Query::from_params(params(&[("q", "夕阳"), ("img", " "), ("like", "3"), ("w", "2")]))
-            .unwrap();
+        let q = Query::from_params(params(&[
+            ("q", "夕阳"),
+            ("img", " "),
+            ("like", "3"),
+            ("w", "2"),
+        ]))
+        .unwrap();
         assert_eq!(q.q, "夕阳");
         assert_eq!(q.img, None);
         assert_eq!(q.like.as_deref(), Some("3"));

@@ -216,12 +216,25 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
             .as_array()
             .unwrap_or_else(|| panic!("{body}"))
             .iter()
-            .map(|r| (r["id"].to_string(), format!("{:.5}", r["score"].as_f64().unwrap())))
+            .map(|r| {
+                (
+                    r["id"].to_string(),
+                    format!("{:.5}", r["score"].as_f64().unwrap()),
+                )
+            })
             .collect()
     };
     assert!(!scores(&by_gif).is_empty());
-    assert_eq!(scores(&by_gif), scores(&by_first), "the GIF searches as its first frame");
-    assert_ne!(scores(&by_gif), scores(&by_second), "not as its second frame");
+    assert_eq!(
+        scores(&by_gif),
+        scores(&by_first),
+        "the GIF searches as its first frame"
+    );
+    assert_ne!(
+        scores(&by_gif),
+        scores(&by_second),
+        "not as its second frame"
+    );
 
     // Odd queries are handled; none is an expression to Milvus.
     for q in ["", "%20%20%20", "%00%01"] {

@@ -167,7 +167,8 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
         assert!(content.starts_with(want), "{tag} is {content}");
     }
     assert!(
-        page.body.contains("data-public-url=\"https://photos.example\""),
+        page.body
+            .contains("data-public-url=\"https://photos.example\""),
         "the share button reads the public address from the page"
     );
     // A second page gets a fresh nonce.
@@ -283,15 +284,33 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     let accepted = flood.iter().filter(|(s, _)| *s == 204).count();
     let refused: Vec<_> = flood.iter().filter(|(s, _)| *s == 429).collect();
     assert_eq!(accepted + refused.len(), flood.len(), "{flood:?}");
-    assert!((1..=25).contains(&accepted), "a small burst is taken: {accepted}");
-    assert!(refused.len() >= 30, "the flood is refused: {}", refused.len());
-    assert!(refused.iter().all(|(_, retry)| *retry), "429s say when to retry");
-    assert_eq!(report("10.9.0.2", one).0, 204, "another client still reports");
+    assert!(
+        (1..=25).contains(&accepted),
+        "a small burst is taken: {accepted}"
+    );
+    assert!(
+        refused.len() >= 30,
+        "the flood is refused: {}",
+        refused.len()
+    );
+    assert!(
+        refused.iter().all(|(_, retry)| *retry),
+        "429s say when to retry"
+    );
+    assert_eq!(
+        report("10.9.0.2", one).0,
+        204,
+        "another client still reports"
+    );
     assert_eq!(
         report("10.9.0.3", &vec![b'x'; 64 * 1024]).0,
         413,
         "a report is small"
     );
-    assert_eq!(get(&format!("{base}/?q=山")).status, 200, "the site still answers");
+    assert_eq!(
+        get(&format!("{base}/?q=山")).status,
+        200,
+        "the site still answers"
+    );
     drop(serving);
 }

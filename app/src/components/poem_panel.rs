@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::i18n::use_lang;
 use crate::api::find_poem_lines;
+use crate::i18n::use_lang;
 use crate::poems::{PoemLine, PoemQuery};
 use crate::search::SearchError;
 use crate::url::search_href;

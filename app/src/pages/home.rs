@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::api::{get_status, search, upload_query};
 use crate::components::gallery::ResultsView;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
@@ -16,7 +17,6 @@ use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
 use crate::pages::storyboard::{StoryboardSection, WholePoemForm};
-use crate::api::{get_status, search, upload_query};
 use crate::search::{clamp_k, Query, SearchError};
 use crate::url::{as_is, search_href};
 
@@ -144,8 +144,7 @@ pub fn HomePage() -> impl IntoView {
     let has_query = move || !query.read().is_empty() || showing_upload();
     view! {
         <ShareMeta />
-        <div class="home" class:has-query=has_query>
-        <header class="hero">
+        <header class="hero" class:has-query=has_query>
             <LangSwitch />
             <h1>"诗画"</h1>
             <p class="tagline">{move || lang.get().t().tagline}</p>
@@ -153,7 +152,7 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || status.get().map(|s| view! { <ModelBanner status=s /> })}
         </Transition>
-        <section class="search">
+        <section class="search" class:has-query=has_query>
             <PoemBox query k />
             <WholePoemForm />
             <Upload on_upload />
@@ -168,6 +167,5 @@ pub fn HomePage() -> impl IntoView {
             <PagePoemPanel />
             <StoryboardSection />
         </section>
-        </div>
     }
 }

@@ -7,10 +7,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::{find_corpus_poems, make_storyboard};
 use crate::assets::with_base;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::i18n::use_lang;
-use crate::api::{find_corpus_poems, make_storyboard};
 use crate::poems::{alts_param, bump_alt, parse_alts};
 use crate::search::Hit;
 use crate::url::{href_with, search_href};

@@ -43,11 +43,18 @@ pub async fn read_request(req: Request, limit: usize) -> Result<Upload, SearchEr
             )
         })?;
     let body = req.with_limited_body().into_body();
-    read(multer::Multipart::new(body.into_data_stream(), boundary), limit).await
+    read(
+        multer::Multipart::new(body.into_data_stream(), boundary),
+        limit,
+    )
+    .await
 }
 
 /// Reads a multipart form: every field is held to `limit` bytes, unknown fields are skipped.
-pub async fn read(mut form: multer::Multipart<'static>, limit: usize) -> Result<Upload, SearchError> {
+pub async fn read(
+    mut form: multer::Multipart<'static>,
+    limit: usize,
+) -> Result<Upload, SearchError> {
     let mut upload = Upload::default();
     while let Some(mut field) = form
         .next_field()
