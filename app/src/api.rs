@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 use server_fn::codec::{MultipartData, MultipartFormData};
 
-use crate::poems::{clamp_poem_k, parse_alts, CorpusPoem, PoemLine, PoemQuery, Storyboard};
-use crate::search::{clamp_k, Query, SearchError, SearchResults, ServerStatus};
+use crate::poems::{CorpusPoem, PoemLine, PoemQuery, Storyboard};
+use crate::search::{Query, SearchError, SearchResults, ServerStatus};
 
 #[cfg(feature = "ssr")]
 fn service() -> Result<crate::search::SharedSearch, SearchError> {
@@ -39,7 +39,7 @@ pub async fn get_status() -> Result<ServerStatus, SearchError> {
 #[server]
 pub async fn search(query: Query, k: Option<usize>) -> Result<SearchResults, SearchError> {
     service()?
-        .search(query, clamp_k(k))
+        .search(query, crate::search::clamp_k(k))
         .await
         .map_err(with_status)
 }
@@ -74,13 +74,17 @@ pub async fn find_poem_lines(
     query: PoemQuery,
     k: Option<usize>,
 ) -> Result<Vec<PoemLine>, SearchError> {
-    service()?.poem_lines(query, clamp_poem_k(k)).await
+    service()?
+        .poem_lines(query, crate::poems::clamp_poem_k(k))
+        .await
 }
 
 /// 以诗配图: one photo per line of `poem`, no photo twice; `alt` as in the URL.
 #[server]
 pub async fn make_storyboard(poem: String, alt: String) -> Result<Storyboard, SearchError> {
-    service()?.storyboard(poem, parse_alts(&alt)).await
+    service()?
+        .storyboard(poem, crate::poems::parse_alts(&alt))
+        .await
 }
 
 /// Corpus poems whose title contains `title` (at most 20), for "pick a poem by title".
