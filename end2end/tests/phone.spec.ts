@@ -14,9 +14,12 @@ test.describe('phone layout', () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     const height = page.viewportSize()!.height;
     const first = page.getByTestId('result-card').first();
-    const top = await first.evaluate((el) => el.getBoundingClientRect().top);
+    const { top, bottom } = await first.evaluate((el) => el.getBoundingClientRect());
+    // Without the compact layout the first card started below the first screen (880 px of 839
+    // on this phone); now all of it is on it.
     expect(top, `first result's top (viewport ${height} px high)`).toBeLessThan(height);
     expect(top).toBeGreaterThan(0);
+    expect(bottom, 'the whole first result is on the first screen').toBeLessThanOrEqual(height);
 
     // Scrolled down the results, the poem box is still at hand.
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
