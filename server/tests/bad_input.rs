@@ -12,7 +12,7 @@ use common::{
     copy_demo, demo_photos, index_options, repo, start_and_index, test_router, LiteIndex,
 };
 use http_body_util::BodyExt;
-use server::service::Shihua;
+use server::search::SearchEngine;
 use tower::ServiceExt;
 
 async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
@@ -148,7 +148,7 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     } = start_and_index(tmp.path(), index_options(&photos)).await;
     assert_eq!(summary.indexed, 4);
     let app = test_router(
-        Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
+        Arc::new(SearchEngine::new(encoder, store.clone(), 20 << 20)),
         tmp.path(),
     );
 
