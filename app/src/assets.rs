@@ -78,6 +78,21 @@ pub fn base_path() -> String {
     }
 }
 
+/// The site's public address (`--public-url`), when the server has one: on the server from
+/// the `SiteAssets` in context, in the browser from `<html data-public-url>`.
+pub fn public_url() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<SiteAssets>()
+            .map(|a| a.public_url)
+            .filter(|u| !u.is_empty())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        root_attribute("data-public-url")
+    }
+}
+
 /// `path` (starting with `/`) under the base path: what an `<a href>` or `<img src>` needs.
 /// (Router navigation adds the base itself: give it the bare path.)
 pub fn with_base(path: &str) -> String {

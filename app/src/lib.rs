@@ -1,9 +1,12 @@
 //! The shihua web app: the HTML shell, the router and the root component. Pages and
-//! components live in their own modules; the search types and server functions in `search`.
+//! components live in their own modules; the search types and the port in `search`, the
+//! server functions in `api`, every URL in `url`.
 
+pub mod api;
 pub mod assets;
 pub mod components;
 pub mod downscale;
+pub mod html;
 pub mod i18n;
 pub mod pages;
 pub mod poems;

@@ -1,11 +1,11 @@
 //! Poems, shared by client and server: a corpus line found for a picture or a text
-//! (以图寻诗), a whole-poem storyboard (以诗配图), their queries, and the `#[server]` functions
-//! the pages call. The server implements them through the `SearchService` port.
+//! (以图寻诗), a whole-poem storyboard (以诗配图), their queries, and the storyboard's
+//! "another photo" choices as the URL carries them. The `#[server]` functions that fetch them
+//! are in `api`; the server implements them through the `SearchService` port.
 
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::search::{Hit, SearchError};
+use crate::search::Hit;
 
 /// Lines shown in the "这张照片像哪句诗" panel when the URL does not say.
 pub const DEFAULT_POEM_K: usize = 5;
@@ -29,16 +29,9 @@ pub struct PoemLine {
 }
 
 /// What to find poem lines for: an uploaded picture (`img`), a collection photo (`like`),
-/// or a text (`q`). The first one given is used.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PoemQuery {
-    #[serde(default)]
-    pub q: String,
-    #[serde(default)]
-    pub img: Option<String>,
-    #[serde(default)]
-    pub like: Option<String>,
-}
+/// or a text (`q`); the first one given is used (`w` is not). The same fields as a photo
+/// search, so one type serves both.
+pub type PoemQuery = crate::search::Query;
 
 /// One row of a storyboard: a line of the poem and the photo chosen for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,46 +99,6 @@ pub fn bump_alt(alts: &[(usize, u32)], line: usize) -> Vec<(usize, u32)> {
         .unwrap_or(0);
     out.push((line, n + 1));
     out
-}
-
-#[cfg(feature = "ssr")]
-fn service() -> Result<crate::search::SharedSearch, SearchError> {
-    use_context::<crate::search::SharedSearch>()
-        .ok_or_else(|| SearchError::Internal("search service is not configured".into()))
-}
-
-/// 以图寻诗: the corpus lines closest to a picture, a photo or a text.
-#[server]
-pub async fn find_poem_lines(
-    query: PoemQuery,
-    k: Option<usize>,
-) -> Result<Vec<PoemLine>, SearchError> {
-    service()?.poem_lines(query, clamp_poem_k(k)).await
-}
-
-/// 以诗配图: one photo per line of `poem`, no photo twice; `alt` as in the URL.
-#[server]
-pub async fn make_storyboard(poem: String, alt: String) -> Result<Storyboard, SearchError> {
-    service()?.storyboard(poem, parse_alts(&alt)).await
-}
-
-/// Corpus poems whose title contains `title` (at most 20), for "pick a poem by title".
-#[server]
-pub async fn find_corpus_poems(title: String) -> Result<Vec<CorpusPoem>, SearchError> {
-    service()?.corpus_poems(title, 20).await
-}
-
-/// Suggestions shown while typing in the poem box (at most 8).
-#[server]
-pub async fn suggest_lines(typed: String) -> Result<Vec<PoemLine>, SearchError> {
-    let typed: String = typed.chars().take(40).collect();
-    service()?.poem_suggestions(typed, 8).await
-}
-
-/// Example chips: batch `page` of corpus lines.
-#[server]
-pub async fn example_lines(page: u64) -> Result<Vec<PoemLine>, SearchError> {
-    service()?.poem_examples(page, 5).await
 }
 
 #[cfg(test)]

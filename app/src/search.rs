@@ -1,10 +1,11 @@
 //! What a search is, shared by client and server: the query/result types, the typed error,
-//! the `#[server]` functions the search page calls, and (ssr only) the `SearchService` trait
-//! that the `server` crate implements and provides through Leptos context.
+//! and (ssr only) the ports the `server` crate implements and provides through Leptos
+//! context: `SearchService` ("query → results") and `UploadReader` (its one multipart reader).
+//! The `#[server]` functions that call them are in `api`; URLs (and `Query::from_params`) in
+//! `url`.
 
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use server_fn::codec::{JsonEncoding, MultipartData, MultipartFormData};
+use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 pub use crate::query::Term;
@@ -58,7 +59,7 @@ pub struct Query {
     /// Text: a line of poetry, or terms joined by `+`/`-` (see `query::parse_terms`).
     #[serde(default)]
     pub q: String,
-    /// Id of an uploaded query picture (`upload_query` returns it).
+    /// Id of an uploaded query picture (`api::upload_query` returns it).
     #[serde(default)]
     pub img: Option<String>,
     /// Id of a photo in the collection ("more like this").
@@ -175,7 +176,7 @@ pub fn clamp_k(k: Option<usize>) -> usize {
 }
 
 #[cfg(feature = "ssr")]
-pub use service::{SearchService, SharedSearch};
+pub use service::{SearchService, SharedSearch, SharedUploadReader, UploadReader};
 
 #[cfg(feature = "ssr")]
 mod service {
@@ -248,92 +249,24 @@ mod service {
 
     /// How the service travels through Leptos context.
     pub type SharedSearch = std::sync::Arc<dyn SearchService>;
-}
 
-#[cfg(feature = "ssr")]
-fn service() -> Result<SharedSearch, SearchError> {
-    use_context::<SharedSearch>()
-        .ok_or_else(|| SearchError::Internal("search service is not configured".into()))
-}
-
-/// Sets the HTTP status of the server-function response from the error, then passes it on.
-#[cfg(feature = "ssr")]
-fn with_status(e: SearchError) -> SearchError {
-    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(code) = http::StatusCode::from_u16(e.status_code()) {
-            opts.set_status(code);
-        }
-        if let Some(s) = e.retry_after() {
-            opts.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(s));
-        }
+    /// Reads the picture out of a multipart upload: the server's one multipart reader
+    /// (`server/src/http/upload.rs`), provided through context next to the service, so the
+    /// upload server function reads, limits and reports uploads exactly as the JSON API and
+    /// the plain form do.
+    #[async_trait::async_trait]
+    pub trait UploadReader: Send + Sync + 'static {
+        /// The bytes of field `IMAGE_FIELD` (at most `limit`), `None` when the form has none
+        /// or it is empty.
+        async fn picture(
+            &self,
+            form: multer::Multipart<'static>,
+            limit: usize,
+        ) -> Result<Option<Vec<u8>>, SearchError>;
     }
-    e
-}
 
-/// Model and collection facts for the banner.
-#[server]
-pub async fn get_status() -> Result<ServerStatus, SearchError> {
-    service()?.status().await.map_err(with_status)
-}
-
-/// 以文搜图 / 以图搜图 / combined: the photos closest to what the page's URL describes.
-#[server]
-pub async fn search(query: Query, k: Option<usize>) -> Result<SearchResults, SearchError> {
-    service()?
-        .search(query, clamp_k(k))
-        .await
-        .map_err(with_status)
-}
-
-/// Takes an uploaded query picture (multipart field `image`) and returns its id, for
-/// `/?img=<id>`.
-#[server(input = MultipartFormData)]
-pub async fn upload_query(data: MultipartData) -> Result<String, SearchError> {
-    let svc = service()?;
-    let limit = svc.max_upload_bytes();
-    let mut multipart = data
-        .into_inner()
-        .ok_or_else(|| SearchError::BadRequest("expected a multipart upload".into()))?;
-    let mut image: Option<Vec<u8>> = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(with_status(SearchError::BadRequest(format!(
-                    "上传数据无法读取 · the upload could not be read: {e}"
-                ))))
-            }
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        let mut field = field;
-        let mut buf = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    if buf.len() + chunk.len() > limit {
-                        return Err(with_status(too_large(limit)));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(with_status(SearchError::BadRequest(format!(
-                        "上传中断 · the upload was interrupted: {e}"
-                    ))))
-                }
-            }
-        }
-        if name == IMAGE_FIELD {
-            image = Some(buf);
-        }
-    }
-    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
-        with_status(SearchError::BadRequest(
-            "请选择一张图片 · choose a picture to search with".into(),
-        ))
-    })?;
-    svc.remember_image(image).await.map_err(with_status)
+    /// How the upload reader travels through Leptos context.
+    pub type SharedUploadReader = std::sync::Arc<dyn UploadReader>;
 }
 
 /// The error for an upload over `limit` bytes.

@@ -40,6 +40,12 @@ test.describe('under a sub-path', () => {
       ].filter((u) => u.startsWith('/')),
     );
     expect(urls.length).toBeGreaterThan(5);
+    // Link previews name the public address too (rendered on the server, kept by the client).
+    await expect(page.locator('meta[property="og:url"]')).toHaveAttribute('content', new RegExp(`^${PUBLIC}/\\?q=`));
+    await expect(page.locator('meta[property="og:image"]')).toHaveAttribute(
+      'content',
+      new RegExp(`^${PUBLIC}/card\\.jpg\\?q=`),
+    );
     for (const u of urls) expect(u, 'same-site URL under the base path').toMatch(new RegExp(`^${BASE}/`));
 
     // A search typed in the page (server function), then "more like this" (a link).

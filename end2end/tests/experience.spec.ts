@@ -14,9 +14,11 @@ import {
   demoJpegs,
   expectQueryPicture,
   expectResults,
+  expectUploadSent,
   firstDemoPhoto,
   jpegSize,
   openHydrated,
+  recordUploads,
   searchText,
   searchUpload,
   waitHydrated,
@@ -121,40 +123,18 @@ test.describe('search by picture', () => {
     const big = Buffer.from(b64, 'base64');
     expect(jpegSize(big)).toEqual({ width: 3000, height: 2000 });
 
-    // Playwright cannot see multipart file bodies: record what the page hands to fetch.
-    await page.evaluate(() => {
-      const w = window as unknown as { __sent?: Promise<object>; fetch: typeof fetch };
-      const original = w.fetch.bind(window);
-      w.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-        const form =
-          init?.body instanceof FormData
-            ? Promise.resolve(init.body)
-            : input instanceof Request && input.method === 'POST'
-              ? input.clone().formData()
-              : null;
-        const url = input instanceof Request ? input.url : String(input);
-        if (form && /upload_query/.test(url)) {
-          w.__sent = form.then(async (fd) => {
-            const file = fd.get('image') as File;
-            const b = await createImageBitmap(file);
-            return { width: b.width, height: b.height, size: file.size, type: file.type };
-          });
-        }
-        return original(input, init);
-      };
-    });
+    await recordUploads(page);
     await page.getByTestId('upload-input').setInputFiles({
       name: 'big.jpg',
       mimeType: 'image/jpeg',
       buffer: big,
     });
-    await expect.poll(() => page.evaluate(() => '__sent' in window)).toBe(true);
-    const sent = (await page.evaluate(() => (window as unknown as { __sent: Promise<object> }).__sent)) as {
-      width: number;
-      height: number;
-      size: number;
-      type: string;
-    };
+    await expectUploadSent(page);
+    const sent = await page.evaluate(async () => {
+      const file = await (window as unknown as { __sent: Promise<File> }).__sent;
+      const b = await createImageBitmap(file);
+      return { width: b.width, height: b.height, size: file.size, type: file.type };
+    });
     expect(sent.type).toBe('image/jpeg');
     expect(Math.max(sent.width, sent.height)).toBe(1024);
     expect(sent.width / sent.height).toBeCloseTo(1.5, 2);

@@ -41,6 +41,52 @@ export function firstDemoPhoto(): string {
   return demoJpegs()[0];
 }
 
+/**
+ * Records the picture the page hands to fetch for `upload_query` (Playwright cannot see
+ * multipart file bodies): after an upload, `window.__sent` is a promise of that `File`.
+ * Also installs `window.__pixels(blob, points)`: the picture's size as stored (no EXIF
+ * rotation applied) and the RGB at each `[fx, fy]` fraction of its width and height.
+ */
+export async function recordUploads(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as {
+      __sent?: Promise<File>;
+      __pixels?: (blob: Blob, points: Array<[number, number]>) => Promise<object>;
+      fetch: typeof fetch;
+    };
+    const original = w.fetch.bind(window);
+    w.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+      const form =
+        init?.body instanceof FormData
+          ? Promise.resolve(init.body)
+          : input instanceof Request && input.method === 'POST'
+            ? input.clone().formData()
+            : null;
+      const url = input instanceof Request ? input.url : String(input);
+      if (form && /upload_query/.test(url)) {
+        w.__sent = form.then((fd) => fd.get('image') as File);
+      }
+      return original(input, init);
+    };
+    w.__pixels = async (blob, points) => {
+      const b = await createImageBitmap(blob, { imageOrientation: 'none' });
+      const c = document.createElement('canvas');
+      c.width = b.width;
+      c.height = b.height;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(b, 0, 0);
+      const at = ([fx, fy]: [number, number]) =>
+        Array.from(ctx.getImageData(Math.floor(fx * b.width), Math.floor(fy * b.height), 1, 1).data.slice(0, 3));
+      return { width: b.width, height: b.height, samples: points.map(at) };
+    };
+  });
+}
+
+/** Waits until the page has sent a picture (see `recordUploads`). */
+export async function expectUploadSent(page: Page): Promise<void> {
+  await expect.poll(() => page.evaluate(() => '__sent' in window)).toBe(true);
+}
+
 /** Wait until the WASM client has hydrated the page. */
 export async function waitHydrated(page: Page): Promise<void> {
   await expect

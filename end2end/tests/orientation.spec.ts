@@ -4,7 +4,16 @@
 // the server's preview of the query picture is upright too.
 import * as path from 'node:path';
 
-import { test, expect, IMG_URL, RESULTS_TIMEOUT, expectResults, openHydrated } from './helpers';
+import {
+  test,
+  expect,
+  IMG_URL,
+  RESULTS_TIMEOUT,
+  expectResults,
+  expectUploadSent,
+  openHydrated,
+  recordUploads,
+} from './helpers';
 
 const LARGE = path.resolve(__dirname, '..', '..', 'models', 'testdata', 'orientation', 'large-orientation-6.jpg');
 
@@ -31,59 +40,30 @@ function expectUpright(size: { width: number; height: number; samples: Rgb[] }, 
   });
 }
 
+// Where each EXPECTED colour is sampled, as fractions of width and height.
+const POINTS: Array<[number, number]> = EXPECTED.map(([, fx, fy]) => [fx, fy]);
+
+type Pixels = { width: number; height: number; samples: Rgb[] };
+
 test('an EXIF-rotated photo stays upright through the downscale and on the server', async ({ page }) => {
   await openHydrated(page);
   // Record the file the page hands to fetch. It must carry no EXIF block (nothing left for
   // the server to rotate again), so its pixels themselves must be upright. (Chromium applies
   // an EXIF orientation in createImageBitmap whatever `imageOrientation` says.)
-  await page.evaluate(() => {
-    const w = window as unknown as { __sent?: Promise<object>; fetch: typeof fetch };
-    const original = w.fetch.bind(window);
-    w.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-      const form =
-        init?.body instanceof FormData
-          ? Promise.resolve(init.body)
-          : input instanceof Request && input.method === 'POST'
-            ? input.clone().formData()
-            : null;
-      const url = input instanceof Request ? input.url : String(input);
-      if (form && /upload_query/.test(url)) {
-        w.__sent = form.then(async (fd) => {
-          const file = fd.get('image') as File;
-          const bytes = new Uint8Array(await file.arrayBuffer());
-          const exif = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0", the APP1 EXIF header
-          const hasExif = bytes.some((_, i) => exif.every((v, j) => bytes[i + j] === v));
-          const b = await createImageBitmap(file, { imageOrientation: 'none' });
-          const c = document.createElement('canvas');
-          c.width = b.width;
-          c.height = b.height;
-          const ctx = c.getContext('2d')!;
-          ctx.drawImage(b, 0, 0);
-          const at = (fx: number, fy: number) =>
-            Array.from(ctx.getImageData(Math.floor(fx * b.width), Math.floor(fy * b.height), 1, 1).data.slice(0, 3));
-          return {
-            width: b.width,
-            height: b.height,
-            type: file.type,
-            hasExif,
-            samples: [
-              at(0.5, 0.04),
-              at(0.25, 0.3),
-              at(0.75, 0.3),
-              at(0.25, 0.75),
-              at(0.75, 0.75),
-            ],
-          };
-        });
-      }
-      return original(input, init);
-    };
-  });
+  await recordUploads(page);
   await page.getByTestId('upload-input').setInputFiles(LARGE);
-  await expect.poll(() => page.evaluate(() => '__sent' in window)).toBe(true);
-  const sent = (await page.evaluate(
-    () => (window as unknown as { __sent: Promise<object> }).__sent,
-  )) as { width: number; height: number; type: string; hasExif: boolean; samples: Rgb[] };
+  await expectUploadSent(page);
+  const sent = await page.evaluate(async (points) => {
+    const w = window as unknown as {
+      __sent: Promise<File>;
+      __pixels: (blob: Blob, points: Array<[number, number]>) => Promise<Pixels>;
+    };
+    const file = await w.__sent;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const exif = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0", the APP1 EXIF header
+    const hasExif = bytes.some((_, i) => exif.every((v, j) => bytes[i + j] === v));
+    return { ...(await w.__pixels(file, points)), type: file.type, hasExif };
+  }, POINTS);
   expect(sent.type).toBe('image/jpeg');
   expect(sent.hasExif, 'the sent JPEG has no EXIF block (no orientation tag to apply twice)').toBe(false);
   expect([sent.width, sent.height], 'downscaled to 1024 px, upright').toEqual([1024, 768]);
@@ -93,22 +73,12 @@ test('an EXIF-rotated photo stays upright through the downscale and on the serve
   await expect(page).toHaveURL(IMG_URL, { timeout: RESULTS_TIMEOUT });
   await expectResults(page);
   const preview = page.getByTestId('query-preview').locator('img');
-  const shown = await preview.evaluate(async (el) => {
-    const im = el as HTMLImageElement;
-    const res = await fetch(im.src);
-    const b = await createImageBitmap(await res.blob(), { imageOrientation: 'none' });
-    const c = document.createElement('canvas');
-    c.width = b.width;
-    c.height = b.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(b, 0, 0);
-    const at = (fx: number, fy: number) =>
-      Array.from(ctx.getImageData(Math.floor(fx * b.width), Math.floor(fy * b.height), 1, 1).data.slice(0, 3));
-    return {
-      width: b.width,
-      height: b.height,
-      samples: [at(0.5, 0.04), at(0.25, 0.3), at(0.75, 0.3), at(0.25, 0.75), at(0.75, 0.75)],
+  const shown = await preview.evaluate(async (el, points) => {
+    const res = await fetch((el as HTMLImageElement).src);
+    const w = window as unknown as {
+      __pixels: (blob: Blob, points: Array<[number, number]>) => Promise<Pixels>;
     };
-  });
-  expectUpright(shown as { width: number; height: number; samples: Rgb[] }, 'the server preview');
+    return w.__pixels(await res.blob(), points);
+  }, POINTS);
+  expectUpright(shown, 'the server preview');
 });

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod picture_queue;
 pub mod poems;
 pub mod query_images;
+pub mod search;
 pub mod serve;
 pub mod service;
 pub mod startup;

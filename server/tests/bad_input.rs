@@ -12,7 +12,7 @@ use common::{
     copy_demo, demo_photos, index_options, repo, start_and_index, test_router, LiteIndex,
 };
 use http_body_util::BodyExt;
-use server::service::Shihua;
+use server::search::SearchEngine;
 use tower::ServiceExt;
 
 async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, String) {
@@ -39,6 +39,54 @@ fn upload(bytes: &[u8], filename: &str) -> Request<Body> {
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
         .body(Body::from(body))
         .unwrap()
+}
+
+/// A two-frame animated GIF: a dark frame, then a light one with other shapes.
+fn animated_gif() -> Vec<u8> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame, Rgba, RgbaImage};
+    let mut out = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut out);
+        enc.set_repeat(Repeat::Infinite).unwrap();
+        for (i, shade) in [30u8, 220].into_iter().enumerate() {
+            let img = RgbaImage::from_fn(96, 64, |x, y| {
+                let stripe = if i == 0 { x / 12 % 2 } else { y / 8 % 2 };
+                Rgba([shade, (stripe * 200) as u8, (x + y) as u8, 255])
+            });
+            enc.encode_frame(Frame::from_parts(
+                img,
+                0,
+                0,
+                Delay::from_numer_denom_ms(200, 1),
+            ))
+            .unwrap();
+        }
+    }
+    assert_eq!(&out[..6], b"GIF89a");
+    out
+}
+
+/// Each frame of a GIF, decoded here and sent on as a PNG.
+fn gif_frames_as_png(gif: &[u8]) -> Vec<Vec<u8>> {
+    use image::codecs::gif::GifDecoder;
+    use image::AnimationDecoder;
+    let frames = GifDecoder::new(std::io::Cursor::new(gif))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 2);
+    frames
+        .into_iter()
+        .map(|f| {
+            let mut png = Vec::new();
+            image::DynamicImage::ImageRgba8(f.into_buffer())
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .unwrap();
+            png
+        })
+        .collect()
 }
 
 /// A PNG whose header declares `w` × `h` pixels, followed by a tiny (wrong) image body.
@@ -100,7 +148,7 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     } = start_and_index(tmp.path(), index_options(&photos)).await;
     assert_eq!(summary.indexed, 4);
     let app = test_router(
-        Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
+        Arc::new(SearchEngine::new(encoder, store.clone(), 20 << 20)),
         tmp.path(),
     );
 
@@ -153,6 +201,40 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let (code, body) = send(&app, upload(&png_declaring(50_000, 50_000), "bomb.png")).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(body.contains("50000"), "{body}");
+
+    // An animated GIF is searched by its first frame, like any other picture: the same
+    // results, scores included, as its first frame sent as a PNG (and not its second frame's).
+    let gif = animated_gif();
+    let frames = gif_frames_as_png(&gif);
+    let (code, by_gif) = send(&app, upload(&gif, "anim.gif")).await;
+    assert_eq!(code, StatusCode::OK, "animated GIF: {by_gif}");
+    let (_, by_first) = send(&app, upload(&frames[0], "first.png")).await;
+    let (_, by_second) = send(&app, upload(&frames[1], "second.png")).await;
+    let scores = |body: &str| -> Vec<(String, String)> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].to_string(),
+                    format!("{:.5}", r["score"].as_f64().unwrap()),
+                )
+            })
+            .collect()
+    };
+    assert!(!scores(&by_gif).is_empty());
+    assert_eq!(
+        scores(&by_gif),
+        scores(&by_first),
+        "the GIF searches as its first frame"
+    );
+    assert_ne!(
+        scores(&by_gif),
+        scores(&by_second),
+        "not as its second frame"
+    );
 
     // Odd queries are handled; none is an expression to Milvus.
     for q in ["", "%20%20%20", "%00%01"] {

@@ -15,7 +15,7 @@ use common::{copy_demo, index_options, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use server::poems::{Corpus, CorpusLine, PoemLines};
-use server::service::Shihua;
+use server::search::SearchEngine;
 use server::store::{MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
@@ -68,7 +68,7 @@ fn first_poems(n: usize) -> Vec<CorpusLine> {
 struct World {
     lite: LiteIndex,
     poems: Arc<PoemLines>,
-    shihua: Arc<Shihua>,
+    shihua: Arc<SearchEngine>,
     app: axum::Router,
     _tmp: tempfile::TempDir,
 }
@@ -87,7 +87,8 @@ async fn world(poems_n: usize) -> World {
     assert_eq!(summary.embedded, lines.len());
     let poems = Arc::new(poems);
     let shihua = Arc::new(
-        Shihua::new(lite.encoder.clone(), lite.store.clone(), 20 << 20).with_poems(poems.clone()),
+        SearchEngine::new(lite.encoder.clone(), lite.store.clone(), 20 << 20)
+            .with_poems(poems.clone()),
     );
     let app = test_router(shihua.clone(), tmp.path());
     World {

@@ -1,7 +1,8 @@
 //! A real `shihua serve` (fixture model, its own Milvus Lite) answering real HTTP requests:
 //! security headers and the page's CSP nonce (issue 19 part 3), no absolute server paths for
 //! visitors (part 4), per-client picture limits and the bounded picture queue answering
-//! `429` + `Retry-After` (part 2).
+//! `429` + `Retry-After` (part 2), share URLs under `--public-url` (part 5), and a flood of
+//! CSP reports held to a per-client limit.
 
 mod common;
 
@@ -108,6 +109,8 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
             "--picture-queue",
             "0",
             "--trust-forwarded-for",
+            "--public-url",
+            "https://photos.example/",
         ],
     )
     .env("SHIHUA_DATA_DIR", &data)
@@ -147,6 +150,27 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     );
     assert_eq!(header(&page, "x-content-type-options"), "nosniff");
     assert_eq!(header(&page, "referrer-policy"), "same-origin");
+    // Absolute share URLs are under --public-url, not the address this request came by.
+    for (tag, want) in [
+        ("og:url", "https://photos.example/?q="),
+        ("og:image", "https://photos.example/card.jpg?q="),
+    ] {
+        let at = page
+            .body
+            .find(&format!("property=\"{tag}\""))
+            .unwrap_or_else(|| panic!("no {tag} in the page"));
+        let content = page.body[at..]
+            .split("content=\"")
+            .nth(1)
+            .and_then(|c| c.split('"').next())
+            .unwrap();
+        assert!(content.starts_with(want), "{tag} is {content}");
+    }
+    assert!(
+        page.body
+            .contains("data-public-url=\"https://photos.example\""),
+        "the share button reads the public address from the page"
+    );
     // A second page gets a fresh nonce.
     let again = get(&format!("{base}/"));
     assert!(!header(&again, "content-security-policy").contains(nonce));
@@ -200,7 +224,7 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     // The page's server function gets an error its client decodes (and shows in words).
     let server_fn = format!(
         "{base}{}",
-        <app::search::UploadQuery as server_fn::ServerFn>::PATH
+        <app::api::UploadQuery as server_fn::ServerFn>::PATH
     );
     let refused = post_picture(&server_fn, "10.0.0.1", &picture);
     assert_eq!(refused.status, 429);
@@ -241,5 +265,52 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
         let wait: u64 = header(b, "retry-after").parse().unwrap();
         assert!(wait >= 1);
     }
+    // --- CSP reports: anyone may post them and each is logged, so a client gets a small
+    // burst, then 429; other clients and the site are served meanwhile.
+    let report = |client: &str, body: &[u8]| {
+        let res = agent()
+            .post(&format!("{base}/csp-report"))
+            .header("content-type", "application/csp-report")
+            .header("x-forwarded-for", client)
+            .send(body)
+            .unwrap();
+        (
+            res.status().as_u16(),
+            res.headers().get("retry-after").is_some(),
+        )
+    };
+    let one = br#"{"csp-report":{"blocked-uri":"inline","violated-directive":"script-src"}}"#;
+    let flood: Vec<(u16, bool)> = (0..60).map(|_| report("10.9.0.1", one)).collect();
+    let accepted = flood.iter().filter(|(s, _)| *s == 204).count();
+    let refused: Vec<_> = flood.iter().filter(|(s, _)| *s == 429).collect();
+    assert_eq!(accepted + refused.len(), flood.len(), "{flood:?}");
+    assert!(
+        (1..=25).contains(&accepted),
+        "a small burst is taken: {accepted}"
+    );
+    assert!(
+        refused.len() >= 30,
+        "the flood is refused: {}",
+        refused.len()
+    );
+    assert!(
+        refused.iter().all(|(_, retry)| *retry),
+        "429s say when to retry"
+    );
+    assert_eq!(
+        report("10.9.0.2", one).0,
+        204,
+        "another client still reports"
+    );
+    assert_eq!(
+        report("10.9.0.3", &vec![b'x'; 64 * 1024]).0,
+        413,
+        "a report is small"
+    );
+    assert_eq!(
+        get(&format!("{base}/?q=山")).status,
+        200,
+        "the site still answers"
+    );
     drop(serving);
 }

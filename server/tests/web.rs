@@ -15,7 +15,7 @@ use axum::http::{header, Request, StatusCode};
 use common::{copy_demo, demo_photos, index_options, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use server::service::Shihua;
+use server::search::SearchEngine;
 use server::store::{MilvusStore, StoreConfig};
 use tower::ServiceExt;
 
@@ -48,7 +48,7 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-/// normalise(Σ wᵢ·vᵢ), worked out here in f64 (independently of `server::service::combine`):
+/// normalise(Σ wᵢ·vᵢ), worked out here in f64 (independently of `server::search::combine`):
 /// the vector a combined query must search with.
 fn weighted(parts: &[(&Vec<f32>, f64)]) -> Vec<f32> {
     let mut sum = vec![0f64; parts[0].0.len()];
@@ -134,7 +134,7 @@ async fn web_experience_end_to_end() {
 
     let queries = tmp.path().join("queries");
     let shihua = Arc::new(
-        Shihua::new(encoder.clone(), store.clone(), 20 << 20)
+        SearchEngine::new(encoder.clone(), store.clone(), 20 << 20)
             .with_query_dir(queries.clone())
             .unwrap(),
     );
@@ -261,7 +261,7 @@ async fn web_experience_end_to_end() {
     assert!(v["error"].as_str().unwrap().contains("expired"));
 
     // Kept on disk: a restarted server still knows the picture.
-    let restarted = Shihua::new(encoder.clone(), store.clone(), 20 << 20)
+    let restarted = SearchEngine::new(encoder.clone(), store.clone(), 20 << 20)
         .with_query_dir(queries.clone())
         .unwrap();
     let res = restarted
@@ -369,7 +369,7 @@ async fn web_experience_end_to_end() {
     );
     empty_store.ensure_collection(false).await.unwrap();
     let empty = test_router(
-        Arc::new(Shihua::new(encoder.clone(), empty_store, 20 << 20)),
+        Arc::new(SearchEngine::new(encoder.clone(), empty_store, 20 << 20)),
         tmp.path(),
     );
     let page = html(&empty, "/", &[(header::ACCEPT_LANGUAGE, "zh-CN")]).await;

@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::example_lines;
 use crate::i18n::use_lang;
-use crate::poems::example_lines;
 use crate::url::{href_with, search_href};
 
 #[component]

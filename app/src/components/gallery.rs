@@ -11,7 +11,7 @@ use crate::components::query_summary::QuerySummary;
 use crate::components::states::EmptyState;
 use crate::i18n::use_lang;
 use crate::search::{Hit, Query, SearchResults};
-use crate::url::href_with;
+use crate::url::{self, href_with};
 
 /// Thumbnail widths offered to the browser through `srcset`.
 const THUMB_WIDTHS: [u32; 3] = [240, 480, 960];
@@ -118,12 +118,12 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
     let lang = use_lang();
     let srcset = THUMB_WIDTHS
         .iter()
-        .map(|w| format!("{}?w={w} {w}w", with_base(&format!("/thumb/{}", hit.id))))
+        .map(|&w| format!("{} {w}w", with_base(&url::thumb(&hit.id, w))))
         .collect::<Vec<_>>()
         .join(", ");
-    let src = with_base(&format!("/thumb/{}?w={}", hit.id, THUMB_WIDTHS[1]));
-    let full = with_base(&format!("/image/{}", hit.id));
-    let like = with_base(&format!("/?like={}", hit.id));
+    let src = with_base(&url::thumb(&hit.id, THUMB_WIDTHS[1]));
+    let full = with_base(&url::image(&hit.id));
+    let like = with_base(&url::like(&hit.id));
     // Plain clicks open the lightbox; modified clicks (new tab...) and no-script visitors
     // follow the link to the full image.
     let on_click = move |ev: web_sys::MouseEvent| {

@@ -99,8 +99,8 @@ pub fn Lightbox(
         let i = selected.get()?;
         let hit = hits.with_value(|h| h.get(i).cloned())?;
         let t = lang.get().t();
-        let src = with_base(&format!("/image/{}", hit.id));
-        let like = with_base(&format!("/?like={}", hit.id));
+        let src = with_base(&crate::url::image(&hit.id));
+        let like = with_base(&crate::url::like(&hit.id));
         let size = hit.bytes.map(human_bytes);
         Some(view! {
             <div

@@ -11,7 +11,7 @@ use crate::components::examples::CorpusExamples;
 use crate::components::suggest::{Suggest, SuggestList};
 use crate::i18n::use_lang;
 use crate::search::{Query, DEFAULT_K};
-use crate::url::as_is;
+use crate::url::{as_is, search_href};
 
 /// Lines of 马致远《天净沙·秋思》, the reference article's examples.
 pub const EXAMPLES: [&str; 5] = [
@@ -97,7 +97,7 @@ pub fn PoemBox(
 
     view! {
         <div class="poem-form" data-testid="poem-form">
-            <form method="GET" action=with_base("/") on:submit=on_submit>
+            <form method="GET" action=search_href(&[]) on:submit=on_submit>
                 <label class="visually-hidden" for="poem-input">
                     {move || lang.get().t().poem_label}
                 </label>
@@ -124,7 +124,7 @@ pub fn PoemBox(
                     >
                         // Rendered verbatim inside <textarea> (raw text): escape it here, or a
                         // query containing "</textarea>" would break out of the element.
-                        {escape_text(&text.get_untracked())}
+                        {crate::html::escape_text(&text.get_untracked())}
                     </textarea>
                     <button type="submit" data-testid="poem-submit">
                         {move || lang.get().t().search}
@@ -138,20 +138,4 @@ pub fn PoemBox(
             <CorpusExamples />
         </div>
     }
-}
-
-/// HTML-escape text that is written into the page without escaping.
-pub fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

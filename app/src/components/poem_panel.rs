@@ -6,8 +6,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::find_poem_lines;
 use crate::i18n::use_lang;
-use crate::poems::{find_poem_lines, PoemLine, PoemQuery};
+use crate::poems::{PoemLine, PoemQuery};
 use crate::search::SearchError;
 use crate::url::search_href;
 
@@ -17,11 +18,11 @@ pub fn PagePoemPanel() -> impl IntoView {
     let params = use_query_map();
     let query = Memo::new(move |_| {
         let p = params.read();
-        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        // A photo's lines: the picture or photo of the search, not its text.
         PoemQuery {
             q: String::new(),
-            img: nonempty(p.get("img")),
-            like: nonempty(p.get("like")),
+            w: None,
+            ..PoemQuery::from_page_params(|k| p.get(k))
         }
     });
     let lines = Resource::new(

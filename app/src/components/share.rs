@@ -40,13 +40,12 @@ pub fn ShareButton() -> impl IntoView {
 fn share_url(window: &web_sys::Window) -> Option<String> {
     let location = window.location();
     let href = location.href().ok()?;
-    #[cfg(not(feature = "ssr"))]
-    if let Some(public) = crate::assets::root_attribute("data-public-url") {
+    if crate::assets::public_url().is_some() {
         let path = location.pathname().ok()?;
         let base = crate::assets::base_path();
         let rest = path.strip_prefix(base.as_str()).unwrap_or(&path);
         let search = location.search().unwrap_or_default();
-        return Some(format!("{}{rest}{search}", public.trim_end_matches('/')));
+        return Some(format!("{}{rest}{search}", crate::url::site_address()));
     }
     Some(href)
 }

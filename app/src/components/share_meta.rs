@@ -2,15 +2,14 @@
 //! `twitter:card=summary_large_image` for every search URL (`?q=`, `?img=`, `?like=`,
 //! `?poem=`), so a shared link previews in chat apps. `og:image` is the server-rendered share
 //! card of the same search (`/card.jpg?…`, see `server/src/http/card.rs`). URLs are absolute:
-//! the origin comes from the request (`Host`, `X-Forwarded-Proto`) on the server and from
-//! `location.origin` in the browser.
+//! under `--public-url` when set, else the page's own origin (`url::site_address`).
 
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::assets::with_base;
+use crate::url;
 
 /// The parameters that make a search (and its card); everything else (lang, k, all) is left out.
 const SEARCH_KEYS: [&str; 6] = ["q", "img", "like", "w", "poem", "alt"];
@@ -70,50 +69,22 @@ pub fn preview(params: &ParamsMap) -> Option<Preview> {
     })
 }
 
-/// `scheme://host` of the page.
-fn origin() -> String {
-    #[cfg(feature = "ssr")]
-    {
-        if let Some(parts) = use_context::<http::request::Parts>() {
-            let h = |name: &str| {
-                parts
-                    .headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|s| s.split(',').next().unwrap_or("").trim().to_owned())
-                    .filter(|s| !s.is_empty())
-            };
-            let host = h("x-forwarded-host")
-                .or_else(|| h("host"))
-                .unwrap_or_else(|| "localhost".to_owned());
-            let proto = h("x-forwarded-proto").unwrap_or_else(|| "http".to_owned());
-            return format!("{proto}://{host}");
-        }
-        String::new()
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        web_sys::window()
-            .and_then(|w| w.location().origin().ok())
-            .unwrap_or_default()
-    }
-}
-
 #[component]
 pub fn ShareMeta() -> impl IntoView {
     let params = use_query_map();
-    let origin = origin();
+    // Absolute URLs, under `--public-url` when the server has one.
+    let site = url::site_address();
     let info = Memo::new(move |_| params.with(preview));
     move || {
         info.get().map(|p| {
-            let url = format!("{origin}{}", with_base(&format!("/{}", p.query)));
-            let image = format!("{origin}{}", with_base(&format!("/card.jpg{}", p.query)));
+            let page = format!("{site}/{}", p.query);
+            let image = format!("{site}{}", url::card(&p.query));
             view! {
                 <Meta property="og:type" content="website" />
                 <Meta property="og:site_name" content="诗画 shihua" />
                 <Meta property="og:title" content=p.title.clone() />
                 <Meta property="og:description" content=p.description.clone() />
-                <Meta property="og:url" content=url />
+                <Meta property="og:url" content=page />
                 <Meta property="og:image" content=image.clone() />
                 <Meta property="og:image:width" content="1200" />
                 <Meta property="og:image:height" content="630" />

@@ -58,7 +58,7 @@ impl Suggest {
                     return;
                 }
                 leptos::task::spawn_local(async move {
-                    let found = crate::poems::suggest_lines(value).await.unwrap_or_default();
+                    let found = crate::api::suggest_lines(value).await.unwrap_or_default();
                     if self.seq.get_value() == n && !self.composing.get_untracked() {
                         self.items.set(found);
                         self.active.set(None);

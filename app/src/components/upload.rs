@@ -65,7 +65,7 @@ pub fn Upload(
             class="upload"
             class:dragging=move || dragging.get()
             method="post"
-            action=with_base("/upload")
+            action=with_base(crate::url::UPLOAD_ROUTE)
             enctype="multipart/form-data"
             data-testid="dropzone"
             on:dragover=on_dragover

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::assets::with_base;
+use crate::api::{get_status, search, upload_query};
 use crate::components::gallery::ResultsView;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
@@ -17,9 +17,8 @@ use crate::components::states::{ErrorState, LoadingState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
 use crate::pages::storyboard::{StoryboardSection, WholePoemForm};
-use crate::query::check_weight;
-use crate::search::{clamp_k, get_status, search, upload_query, Query, SearchError};
-use crate::url::as_is;
+use crate::search::{clamp_k, Query, SearchError};
+use crate::url::{as_is, search_href};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -27,13 +26,7 @@ pub fn HomePage() -> impl IntoView {
     let params = use_query_map();
     let query = Memo::new(move |_| {
         let p = params.read();
-        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        Query {
-            q: p.get("q").unwrap_or_default(),
-            img: nonempty(p.get("img")),
-            like: nonempty(p.get("like")),
-            w: p.get("w").and_then(|w| check_weight(&w).ok()),
-        }
+        Query::from_page_params(|k| p.get(k))
     });
     let k = Memo::new(move |_| clamp_k(params.read().get("k").and_then(|v| v.parse().ok())));
 
@@ -71,7 +64,7 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |_| match upload.value().get() {
         Some(Ok(id)) => {
             upload.value().set(None);
-            navigate(&with_base(&format!("/?img={id}")), as_is());
+            navigate(&search_href(&[("img", &id)]), as_is());
         }
         Some(Err(e)) => {
             upload.value().set(None);
@@ -146,9 +139,12 @@ pub fn HomePage() -> impl IntoView {
         }
     };
 
+    // Once there is a search, phones get a compact header and a poem box that stays at the
+    // top (style/main.css), so the first results are on the first screen.
+    let has_query = move || !query.read().is_empty() || showing_upload();
     view! {
         <ShareMeta />
-        <header class="hero">
+        <header class="hero" class:has-query=has_query>
             <LangSwitch />
             <h1>"诗画"</h1>
             <p class="tagline">{move || lang.get().t().tagline}</p>
@@ -156,7 +152,7 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || status.get().map(|s| view! { <ModelBanner status=s /> })}
         </Transition>
-        <section class="search">
+        <section class="search" class:has-query=has_query>
             <PoemBox query k />
             <WholePoemForm />
             <Upload on_upload />

@@ -7,10 +7,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::{find_corpus_poems, make_storyboard};
 use crate::assets::with_base;
 use crate::components::states::{ErrorState, LoadingState};
 use crate::i18n::use_lang;
-use crate::poems::{alts_param, bump_alt, find_corpus_poems, make_storyboard, parse_alts};
+use crate::poems::{alts_param, bump_alt, parse_alts};
 use crate::search::Hit;
 use crate::url::{href_with, search_href};
 
@@ -71,7 +72,7 @@ pub fn StoryboardSection() -> impl IntoView {
                                                     p.remove("lang");
                                                     p.remove("title");
                                                     p.replace("tall", "1".to_string());
-                                                    with_base(&format!("/card.jpg{}", p.to_query_string()))
+                                                    with_base(&crate::url::card(&p.to_query_string()))
                                                 })
                                             download="shihua-storyboard.jpg"
                                             data-testid="save-card"
@@ -147,8 +148,8 @@ fn StoryRow(text: String, photo: Option<Hit>, another: String) -> impl IntoView 
     let search = search_href(&[("q", &text)]);
     let figure = match photo {
         Some(hit) => {
-            let src = with_base(&format!("/thumb/{}?w=480", hit.id));
-            let full = with_base(&format!("/image/{}", hit.id));
+            let src = with_base(&crate::url::thumb(&hit.id, 480));
+            let full = with_base(&crate::url::image(&hit.id));
             view! {
                 <figure data-testid="story-photo" data-photo-id=hit.id.clone()>
                     <a href=full>
@@ -190,7 +191,7 @@ pub fn WholePoemForm() -> impl IntoView {
     view! {
         <details class="whole-poem" data-testid="whole-poem" open=open>
             <summary>{move || lang.get().poem_t().whole_poem}</summary>
-            <form method="GET" action=with_base("/")>
+            <form method="GET" action=search_href(&[])>
                 <label for="whole-poem-input" class="visually-hidden">
                     {move || lang.get().poem_t().whole_poem_label}
                 </label>
@@ -203,13 +204,13 @@ pub fn WholePoemForm() -> impl IntoView {
                     data-testid="whole-poem-input"
                     prop:value=poem
                 >
-                    {crate::components::poem_box::escape_text(&poem())}
+                    {crate::html::escape_text(&poem())}
                 </textarea>
                 <button type="submit" data-testid="whole-poem-submit">
                     {move || lang.get().poem_t().make_storyboard}
                 </button>
             </form>
-            <form method="GET" action=with_base("/")>
+            <form method="GET" action=search_href(&[])>
                 <label for="title-input">{move || lang.get().poem_t().pick_by_title}</label>
                 <input
                     id="title-input"

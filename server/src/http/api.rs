@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use app::assets::SiteAssets;
-use app::query::{check_weight, Term};
+use app::query::Term;
 use app::search::{
     clamp_k, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService, IMAGE_FIELD,
     MAX_K,
 };
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -68,8 +68,8 @@ impl ApiResults {
 
 pub(crate) fn api_hit(h: Hit, base: &str) -> ApiHit {
     ApiHit {
-        thumb: format!("{base}/thumb/{}", h.id),
-        image: format!("{base}/image/{}", h.id),
+        thumb: format!("{base}{}", app::url::thumb_default(&h.id)),
+        image: format!("{base}{}", app::url::image(&h.id)),
         id: h.id,
         filepath: h.filepath,
         score: h.score,
@@ -126,19 +126,14 @@ async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Json<ApiResults>, ApiError> {
     let k = parse_k(p.k.as_deref())?;
-    let w = match p.w.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(w) => {
-            Some(check_weight(w).map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?)
-        }
-    };
-    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let query = SearchQuery {
-        q: p.q.unwrap_or_default(),
-        img: nonempty(p.img),
-        like: nonempty(p.like),
-        w,
-    };
+    let query = SearchQuery::from_params(|key| match key {
+        "q" => p.q.clone(),
+        "img" => p.img.clone(),
+        "like" => p.like.clone(),
+        "w" => p.w.clone(),
+        _ => None,
+    })
+    .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
     Ok(Json(ApiResults::new(
         st.shihua.search(query, k).await?,
         &site.base,
@@ -148,38 +143,11 @@ async fn search(
 async fn search_image(
     State(st): State<AppState>,
     Extension(site): Extension<SiteAssets>,
-    mut form: Multipart,
+    req: Request,
 ) -> Result<Json<ApiResults>, ApiError> {
-    let limit = st.shihua.max_upload_bytes();
-    let mut image = None;
-    let mut k = None;
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(upload_error(e.status(), e.body_text())),
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| upload_error(e.status(), e.body_text()))?;
-        match name.as_str() {
-            n if n == IMAGE_FIELD => {
-                if bytes.len() > limit {
-                    return Err(ApiError(SearchError::TooLarge(format!(
-                        "the picture is larger than {} MB",
-                        limit / (1024 * 1024)
-                    ))));
-                }
-                image = Some(bytes.to_vec());
-            }
-            "k" => k = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            _ => {}
-        }
-    }
-    let k = parse_k(k.as_deref())?;
-    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
+    let form = super::upload::read_request(req, st.shihua.max_upload_bytes()).await?;
+    let k = parse_k(form.k.as_deref())?;
+    let image = form.image.ok_or_else(|| {
         ApiError(SearchError::BadRequest(format!(
             "send the picture as multipart field '{IMAGE_FIELD}'"
         )))
@@ -188,18 +156,6 @@ async fn search_image(
         st.shihua.search_image(image, k).await?,
         &site.base,
     )))
-}
-
-fn upload_error(status: StatusCode, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError(SearchError::TooLarge(format!(
-            "the upload is too large: {text}"
-        )))
-    } else {
-        ApiError(SearchError::BadRequest(format!(
-            "the upload could not be read: {text}"
-        )))
-    }
 }
 
 #[derive(Deserialize)]

@@ -12,8 +12,8 @@ pub fn respond(path: &str, error: SearchError, base: &str) -> Response {
     let seconds = error.retry_after().unwrap_or(1);
     let mut res = if path.starts_with("/api/v1/") {
         axum::Json(serde_json::json!({"error": error.to_string()})).into_response()
-    } else if path == "/upload" {
-        let message = app::components::poem_box::escape_text(&error.to_string());
+    } else if path == app::url::UPLOAD_ROUTE {
+        let message = app::html::escape_text(&error.to_string());
         Html(format!(
             "<!DOCTYPE html><html lang=\"zh-CN\"><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -99,9 +99,9 @@ async fn content(st: &AppState, p: CardParams) -> Result<Content, app::search::S
         let top = svc
             .poem_lines(
                 PoemQuery {
-                    q: String::new(),
                     img: img.clone(),
                     like: like.clone(),
+                    ..Default::default()
                 },
                 1,
             )

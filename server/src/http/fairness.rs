@@ -3,6 +3,8 @@
 //! `60 / per_minute` seconds (GCRA, the `governor` crate). Over the limit the answer is
 //! `429 Too Many Requests` with `Retry-After`, in the shape the caller reads: JSON for the
 //! API, the server function's error encoding for the page, a short page for the plain form.
+//! CSP violation reports (`POST /csp-report`, which anyone can send and which the server
+//! logs) get a limiter of their own (`REPORT_LIMITS`), answered with a bare 429.
 //!
 //! The client is the peer address of the connection; behind a reverse proxy every request
 //! comes from the proxy, so `--trust-forwarded-for` takes the last `X-Forwarded-For` entry
@@ -15,9 +17,9 @@ use std::sync::Arc;
 
 use app::search::SearchError;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -41,6 +43,14 @@ impl Default for FairnessConfig {
         }
     }
 }
+
+/// Reports a client may send: a page that breaks its policy reports a few violations at once,
+/// and a browser does not send hundreds a minute.
+pub const REPORT_LIMITS: FairnessConfig = FairnessConfig {
+    per_minute: 60,
+    burst: 20,
+    trust_forwarded_for: false,
+};
 
 /// The shared limiter.
 pub struct ClientLimits {
@@ -70,6 +80,16 @@ impl ClientLimits {
         })
     }
 
+    /// `check` for the client that sent `req`: Ok, or who it is and how long it must wait.
+    pub fn check_request(&self, req: &Request) -> Result<(), (IpAddr, u64)> {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let client = self.client(peer, req.headers());
+        self.check(client).map_err(|seconds| (client, seconds))
+    }
+
     /// Who is asking: the peer address, or the last `X-Forwarded-For` entry when trusted.
     pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
         if self.trust_forwarded_for {
@@ -92,9 +112,9 @@ impl ClientLimits {
 /// The routes that take a picture to search with.
 pub fn is_picture_post(method: &Method, path: &str) -> bool {
     method == Method::POST
-        && (path == "/upload"
+        && (path == app::url::UPLOAD_ROUTE
             || path == "/api/v1/search/image"
-            || path == <app::search::UploadQuery as server_fn::ServerFn>::PATH)
+            || path == <app::api::UploadQuery as server_fn::ServerFn>::PATH)
 }
 
 /// Middleware: picture posts over the client's limit are answered 429 here.
@@ -107,14 +127,9 @@ pub async fn limit_pictures(
     if !is_picture_post(req.method(), &path) {
         return next.run(req).await;
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let client = limits.client(peer, req.headers());
-    match limits.check(client) {
+    match limits.check_request(&req) {
         Ok(()) => next.run(req).await,
-        Err(seconds) => {
+        Err((client, seconds)) => {
             tracing::info!("picture search limit: {client} must wait {seconds} s");
             let base = req
                 .extensions()
@@ -122,6 +137,25 @@ pub async fn limit_pictures(
                 .map(|a| a.base.clone())
                 .unwrap_or_default();
             super::busy::respond(&path, SearchError::busy(seconds.max(1)), &base)
+        }
+    }
+}
+
+/// Middleware for `POST /csp-report`: a client over `REPORT_LIMITS` gets a bare 429 with
+/// `Retry-After`, and its report is neither read nor logged.
+pub async fn limit_reports(
+    State(limits): State<Arc<ClientLimits>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match limits.check_request(&req) {
+        Ok(()) => next.run(req).await,
+        Err((client, seconds)) => {
+            tracing::debug!("CSP report limit: {client} must wait {seconds} s");
+            let mut res = StatusCode::TOO_MANY_REQUESTS.into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            res
         }
     }
 }

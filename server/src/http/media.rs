@@ -30,7 +30,7 @@ impl ThumbCache {
         std::fs::create_dir_all(&dir)?;
         Ok(Self {
             dir,
-            making: tokio::sync::Semaphore::new(crate::service::decode_parallelism()),
+            making: tokio::sync::Semaphore::new(crate::search::decode_parallelism()),
         })
     }
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use app::assets::SiteAssets;
-use app::search::SharedSearch;
+use app::search::{SharedSearch, SharedUploadReader};
+use app::url;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
@@ -18,13 +19,14 @@ use tower_http::trace::TraceLayer;
 
 use super::fairness::{ClientLimits, FairnessConfig};
 use super::media::ThumbCache;
-use crate::service::Shihua;
+use crate::search::SearchEngine;
 
 /// Everything a request handler may need.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub shihua: Arc<Shihua>,
+    /// The search engine (the field keeps the project's name).
+    pub shihua: Arc<SearchEngine>,
     pub thumbs: Arc<ThumbCache>,
 }
 
@@ -62,27 +64,40 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
         .map(|r| r.path().to_string())
         .unwrap_or_else(|| "/".into());
     let search: SharedSearch = state.shihua.clone();
+    let uploads: SharedUploadReader = Arc::new(super::upload::MultipartReader);
     let context = move || {
         provide_context(search.clone());
+        provide_context(uploads.clone());
         provide_context(assets.clone());
     };
-    // Multipart framing needs a little room above the picture itself.
-    let body_limit = max_body(&state);
+    let body_limit = {
+        use app::search::SearchService;
+        super::upload::body_limit(state.shihua.max_upload_bytes())
+    };
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let limits = Arc::new(ClientLimits::new(web.fairness));
+    let reports = Arc::new(ClientLimits::new(FairnessConfig {
+        trust_forwarded_for: web.fairness.trust_forwarded_for,
+        ..super::fairness::REPORT_LIMITS
+    }));
     let pages = Router::new()
         .route("/healthz", get(super::health::healthz))
-        .route("/thumb/{id}", get(super::media::thumb))
-        .route("/image/{id}", get(super::media::image))
-        .route("/query/{id}", get(super::media::query_picture))
-        .route("/upload", post(super::upload_form::upload))
+        .route(url::THUMB_ROUTE, get(super::media::thumb))
+        .route(url::IMAGE_ROUTE, get(super::media::image))
+        .route(url::QUERY_ROUTE, get(super::media::query_picture))
+        .route(url::UPLOAD_ROUTE, post(super::upload_form::upload))
         .route(
             app::security::REPORT_PATH,
-            post(super::security::csp_report),
+            post(super::security::csp_report)
+                .layer(DefaultBodyLimit::max(super::security::MAX_REPORT))
+                .layer(axum::middleware::from_fn_with_state(
+                    reports,
+                    super::fairness::limit_reports,
+                )),
         )
         .merge(super::api::routes())
         .merge(super::poems_api::routes())
-        .route("/card.jpg", get(super::card::card))
+        .route(url::CARD_ROUTE, get(super::card::card))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -107,9 +122,4 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
         .layer(axum::middleware::from_fn(super::security::headers))
         .layer(TraceLayer::new_for_http());
     super::base_path::mount(app, &base, &page)
-}
-
-fn max_body(state: &AppState) -> usize {
-    use app::search::SearchService;
-    state.shihua.max_upload_bytes() + 64 * 1024
 }

@@ -43,8 +43,9 @@ pub async fn headers(req: Request, next: Next) -> Response {
 #[derive(Clone, Debug, Default)]
 pub struct ReportLog(pub Option<PathBuf>);
 
-/// Largest report kept (reports are a few hundred bytes).
-const MAX_REPORT: usize = 16 * 1024;
+/// Largest report accepted (reports are a few hundred bytes): the route's body limit, past
+/// which the answer is 413.
+pub const MAX_REPORT: usize = 16 * 1024;
 
 /// `POST /csp-report`: a browser reports that the page's policy blocked something.
 pub async fn csp_report(Extension(log): Extension<ReportLog>, body: Bytes) -> StatusCode {
