@@ -48,6 +48,16 @@ fn get(url: &str) -> Answer {
 
 /// POST `picture` as multipart field `image` from the client `forwarded_for`.
 fn post_picture(url: &str, forwarded_for: &str, picture: &[u8]) -> Answer {
+    post_picture_with(&agent(), url, forwarded_for, picture)
+}
+
+/// `post_picture` through `agent`, whose connections are kept alive and reused.
+fn post_picture_with(
+    agent: &ureq::Agent,
+    url: &str,
+    forwarded_for: &str,
+    picture: &[u8],
+) -> Answer {
     let boundary = "shihua-test-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"q.jpg\"\r\n\
@@ -56,7 +66,7 @@ fn post_picture(url: &str, forwarded_for: &str, picture: &[u8]) -> Answer {
     .into_bytes();
     body.extend_from_slice(picture);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let mut res = agent()
+    let mut res = agent
         .post(url)
         .header(
             "content-type",
@@ -234,6 +244,19 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     let refused = post_picture(&format!("{base}/upload"), "10.0.0.1", &picture);
     assert_eq!(refused.status, 429);
     assert!(refused.headers.contains_key("retry-after"));
+    // A refused client that is still sending a large picture reads its 429 over a connection
+    // that stays usable: the refusal reads the upload first (closing with the body unread resets
+    // the connection, and a pooled connection then fails the client's next request).
+    let mut large = picture.clone();
+    large.resize(picture.len() + 3 * 1024 * 1024, 0);
+    let pooled = agent();
+    for i in 0..4 {
+        let refused = post_picture_with(&pooled, &image_api, "10.0.0.1", &large);
+        assert_eq!(refused.status, 429, "refusal {i} on a kept-alive connection");
+    }
+    let mut res = pooled.get(&format!("{base}/healthz")).call().unwrap();
+    assert_eq!(res.status().as_u16(), 200, "the same client's next request");
+    let _ = res.body_mut().read_to_string();
     // Another client is served meanwhile.
     let other = post_picture(&image_api, "10.0.0.2", &picture);
     assert_eq!(other.status, 200, "{}", other.body);

@@ -56,6 +56,9 @@ pub const REPORT_LIMITS: FairnessConfig = FairnessConfig {
 pub struct ClientLimits {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     trust_forwarded_for: bool,
+    /// A refused request's body is read up to this many bytes before the answer (see
+    /// `limit_pictures`); 0 reads nothing.
+    drain_limit: usize,
 }
 
 impl ClientLimits {
@@ -65,7 +68,14 @@ impl ClientLimits {
         ClientLimits {
             limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
             trust_forwarded_for: cfg.trust_forwarded_for,
+            drain_limit: 0,
         }
+    }
+
+    /// Read a refused request's body (up to `bytes`, the router's body limit) before answering.
+    pub fn draining_bodies_up_to(mut self, bytes: usize) -> Self {
+        self.drain_limit = bytes;
+        self
     }
 
     /// Ok, or the whole seconds until this client may post another picture.
@@ -131,12 +141,23 @@ pub async fn limit_pictures(
         Ok(()) => next.run(req).await,
         Err((client, seconds)) => {
             tracing::info!("picture search limit: {client} must wait {seconds} s");
-            let base = req
-                .extensions()
+            let (parts, body) = req.into_parts();
+            let base = parts
+                .extensions
                 .get::<app::assets::SiteAssets>()
                 .map(|a| a.base.clone())
                 .unwrap_or_default();
-            super::busy::respond(&path, SearchError::busy(seconds.max(1)), &base)
+            // Read the picture the client is still sending before answering: a connection
+            // closed with its request body unread is reset, so the client may never see the
+            // 429, and a kept-alive connection would fail its next request. Past the body
+            // limit the connection is closed instead.
+            let drained = axum::body::to_bytes(body, limits.drain_limit).await.is_ok();
+            let mut res = super::busy::respond(&path, SearchError::busy(seconds.max(1)), &base);
+            if !drained {
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            res
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
         super::upload::body_limit(state.shihua.max_upload_bytes())
     };
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
-    let limits = Arc::new(ClientLimits::new(web.fairness));
+    let limits = Arc::new(ClientLimits::new(web.fairness).draining_bodies_up_to(body_limit));
     let reports = Arc::new(ClientLimits::new(FairnessConfig {
         trust_forwarded_for: web.fairness.trust_forwarded_for,
         ..super::fairness::REPORT_LIMITS
