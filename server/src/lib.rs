@@ -1,11 +1,15 @@
 //! shihua server library: everything native (CLIP encoding, Milvus store, ingest, HTTP).
 //! `main.rs` is a thin clap front-end over these modules.
 
+pub mod cli;
 pub mod clip;
 pub mod config;
 pub mod http;
+pub mod image;
 pub mod ingest;
 pub mod ingest_shard;
+pub mod models;
+pub mod paths;
 pub mod picture_queue;
 pub mod poems;
 pub mod query_images;
@@ -13,5 +17,7 @@ pub mod serve;
 pub mod service;
 pub mod startup;
 pub mod store;
-pub mod thumbnail;
 pub mod visible_path;
+
+// Old path, still used by `service` and `http::media` (restructured separately).
+pub use self::image::thumbnail;

@@ -96,7 +96,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     // The address actually bound (`--addr 127.0.0.1:0` picks a free port).
     let addr = listener.local_addr().unwrap_or(args.addr);
     tracing::info!("shihua serving on http://{addr}{site_base}");
-    println!("shihua: http://{addr}{site_base}");
+    crate::outln!("shihua: http://{addr}{site_base}")?;
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

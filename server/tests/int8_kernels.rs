@@ -12,8 +12,9 @@ use common::{copy_demo, demo_photos, repo, shihua_cmd};
 use server::clip::cpu_features::{self, CpuInt8};
 use server::clip::preprocess::{preprocess_bytes, DEFAULT_MAX_PIXELS};
 use server::clip::{
-    self, int8_signed, ClipEncoder, EncoderOptions, Manifest, ModelFiles, Variant, VariantChoice,
+    self, ClipEncoder, EncoderOptions, Manifest, ModelFiles, Variant, VariantChoice,
 };
+use server::models::onnx::int8_signed;
 use server::startup::choose_graphs;
 use server::store::{embedded, EmbeddedMilvus};
 

@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use server::clip::fetch::{self, FetchError, FetchOptions};
 use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest, Variant};
+use server::models::{self, FetchError, FetchOptions};
 use sha2::{Digest, Sha256};
 
 const REPO: &str = "test/tiny-chinese-clip";
@@ -109,10 +109,10 @@ fn opts(dir: &Path, variant: &str) -> FetchOptions {
     }
 }
 
-fn fetch(dir: &Path, variant: &str) -> Result<fetch::FetchReport, FetchError> {
+fn fetch(dir: &Path, variant: &str) -> Result<models::FetchReport, FetchError> {
     let m = load(dir);
     let spec = m.find("tiny").unwrap().clone();
-    fetch::fetch_model(&m, &spec, &opts(dir, variant))
+    models::fetch_model(&m, &spec, &opts(dir, variant))
 }
 
 fn encoder(model_dir: &Path, id: &str) -> ClipEncoder {
@@ -196,7 +196,7 @@ fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
     // Each graph has exactly one input: a text query never runs the vision tower.
     let image = std::fs::read(tiny.join("image.onnx")).unwrap();
     let text = std::fs::read(tiny.join("text.onnx")).unwrap();
-    use server::clip::onnx_split::interface;
+    use server::models::onnx::split::interface;
     assert_eq!(
         interface(&image).unwrap(),
         (vec!["pixel_values".into()], vec!["image_embeds".into()])
@@ -255,10 +255,10 @@ fn the_int8_download_installs_beside_the_float_graphs() {
     assert_eq!(server.log().len(), before, "nothing downloaded again");
     // `--variant int8` loads what was fetched, and rows say which graphs made them.
     assert_variant_embeds_like_the_fixture(dir.path(), Variant::Int8);
-    assert_eq!(fetch::installed_variant(&tiny, Variant::Int8), "int8");
-    assert_eq!(fetch::installed_variant(&tiny, Variant::Fp32), "fp32");
+    assert_eq!(models::installed_variant(&tiny, Variant::Int8), "int8");
+    assert_eq!(models::installed_variant(&tiny, Variant::Fp32), "fp32");
 
-    let listed = fetch::format_statuses(&load(dir.path()), dir.path());
+    let listed = models::format_statuses(&load(dir.path()), dir.path());
     assert!(
         listed.contains(&format!("installed: fp32 {FILE} from {REPO}@main"))
             && listed.contains(&format!("int8: installed: int8 {FILE} from {REPO}@main")),
@@ -402,7 +402,7 @@ fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
     assert!(!report.sha256_pinned);
     // Another variant in the float slot (as fp16 would be) is named for what it is.
     assert_eq!(
-        fetch::installed_variant(&dir.path().join("tiny"), Variant::Fp32),
+        models::installed_variant(&dir.path().join("tiny"), Variant::Fp32),
         "unpinned"
     );
     let sha = hex::encode(Sha256::digest(combined()));
@@ -428,13 +428,13 @@ fn models_without_an_onnx_source_point_to_the_export() {
     let m = load(dir.path());
     for id in ["big", "bare"] {
         let spec = m.find(id).unwrap();
-        let err = fetch::fetch_model(&m, spec, &FetchOptions::new(dir.path()))
+        let err = models::fetch_model(&m, spec, &FetchOptions::new(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("models/export"), "{id}: {err}");
         assert!(!dir.path().join(id).exists());
     }
-    let err = fetch::fetch_model(&m, m.find("big").unwrap(), &FetchOptions::new(dir.path()))
+    let err = models::fetch_model(&m, m.find("big").unwrap(), &FetchOptions::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(
@@ -465,7 +465,7 @@ fn an_export_already_in_place_is_not_overwritten_without_force() {
         force: true,
         ..opts(dir.path(), "fp32")
     };
-    fetch::fetch_model(&m, m.find("tiny").unwrap(), &o).unwrap();
+    models::fetch_model(&m, m.find("tiny").unwrap(), &o).unwrap();
     assert_same_embeddings(dir.path());
 }
 

@@ -278,34 +278,14 @@ pub fn find_lite_lib_dir(start: &Path) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SHIHUA_MILVUS_LITE_LIB").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    let start = absolute(start).ok()?;
-    for dir in start.ancestors() {
-        let lib = dir.join(".venv").join("lib");
-        let Ok(entries) = std::fs::read_dir(&lib) else {
-            continue;
-        };
-        let mut pythons: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-            .map(|e| e.path())
-            .collect();
-        pythons.sort();
-        for py in pythons {
-            let candidate = py.join("site-packages").join("milvus_lite").join("lib");
-            if candidate.join("milvus").is_file() {
-                return Some(candidate);
-            }
-        }
-    }
-    None
+    crate::paths::venv_site_packages(start)
+        .into_iter()
+        .map(|site| site.join("milvus_lite").join("lib"))
+        .find(|candidate| candidate.join("milvus").is_file())
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, StoreError> {
-    if p.is_absolute() {
-        return Ok(p.to_path_buf());
-    }
-    let cwd = std::env::current_dir().map_err(|e| StoreError::io("reading the current dir", e))?;
-    Ok(cwd.join(p))
+    crate::paths::absolute(p).map_err(|e| StoreError::io("reading the current dir", e))
 }
 
 /// Milvus Lite's own rules (from its launcher): `^[a-zA-Z0-9.\-_]+$`, at most 36 characters.
