@@ -290,8 +290,8 @@ pub fn preprocess_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageFormat, Rgb, RgbImage};
-    use std::io::Cursor;
+    use crate::image::decode::tests::png;
+    use image::{Rgb, RgbImage};
 
     // cn_clip's constants, digit for digit.
     #[allow(clippy::excessive_precision)]
@@ -302,12 +302,6 @@ mod tests {
             std: [0.26862954, 0.26130258, 0.27577711],
             jpeg_draft: false,
         }
-    }
-
-    fn png(img: &RgbImage) -> Vec<u8> {
-        let mut buf = Cursor::new(Vec::new());
-        img.write_to(&mut buf, ImageFormat::Png).unwrap();
-        buf.into_inner()
     }
 
     #[test]

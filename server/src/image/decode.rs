@@ -151,11 +151,12 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use image::{ImageFormat, Rgb, RgbImage};
 
-    fn png(img: &RgbImage) -> Vec<u8> {
+    /// `img` as PNG bytes (also for the preprocessing tests).
+    pub(crate) fn png(img: &RgbImage) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
         img.write_to(&mut buf, ImageFormat::Png).unwrap();
         buf.into_inner()

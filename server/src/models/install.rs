@@ -213,17 +213,15 @@ fn fetch_model_or_checkpoint(
     }
     let url = file_url(&base_url(manifest, opts), source, &file.file);
     let pin = Pin::from(file);
-    let dir = opts.model_dir.join(&spec.id);
     // int8 goes beside the float graphs (`--variant int8` loads it), everything else in their
     // place.
     let slot = Variant::of_download(&variant);
-    let image = dir.join(slot.file_name("image"));
-    let text = dir.join(slot.file_name("text"));
-    let stamp_file = stamp_path(&dir, slot);
-    ignore_weights(&dir)?;
+    let at = Installed::new(&opts.model_dir, &spec.id, slot);
+    let (dir, image, text) = (&at.dir, &at.image, &at.text);
+    ignore_weights(dir)?;
 
     let installed = image.is_file() && text.is_file();
-    let stamp = read_stamp(&dir, slot);
+    let stamp = read_stamp(dir, slot);
     if installed && !opts.force {
         match &stamp {
             Some(s)
@@ -235,13 +233,19 @@ fn fetch_model_or_checkpoint(
             {
                 let pinned = pin.sha256.is_some();
                 return Ok(FetchReport::already(
-                    spec, variant, url, s, pinned, image, text,
+                    spec,
+                    variant,
+                    url,
+                    s,
+                    pinned,
+                    image.clone(),
+                    text.clone(),
                 ));
             }
             Some(_) => {} // fetched from another variant or revision: replace it
             None => {
                 return Err(FetchError::WouldOverwrite {
-                    dir,
+                    dir: dir.clone(),
                     files: format!("{} and {}", slot.file_name("image"), slot.file_name("text")),
                     what: format!("{} {} ({variant})", source.repo, file.file),
                 })
@@ -257,7 +261,7 @@ fn fetch_model_or_checkpoint(
     let downloaded = download_or_reuse(&url, &dest, &pin, opts.progress)?;
 
     // Install: stamp off first, so a crash halfway is never taken for a finished fetch.
-    remove_quietly(&stamp_file);
+    remove_quietly(&at.stamp_file);
     tracing::info!("splitting {} into image and text graphs", dest.display());
     let image_tmp = image.with_extension("onnx.tmp");
     let text_tmp = text.with_extension("onnx.tmp");
@@ -270,25 +274,16 @@ fn fetch_model_or_checkpoint(
             reason: e.0,
         });
     }
-    fs::rename(&image_tmp, &image).map_err(io_err(&image))?;
-    fs::rename(&text_tmp, &text).map_err(io_err(&text))?;
-    let stamp = Stamp {
+    fs::rename(&image_tmp, image).map_err(io_err(image))?;
+    fs::rename(&text_tmp, text).map_err(io_err(text))?;
+    let origin = Origin {
         repo: source.repo.clone(),
         revision: source.revision.clone(),
         variant,
         file: file.file.clone(),
         url,
-        size: downloaded.size,
-        sha256: downloaded.sha256.clone(),
-        sha256_pinned: pin.sha256.is_some(),
     };
-    let installed = Installed {
-        dir,
-        stamp_file,
-        image,
-        text,
-    };
-    finish(spec, opts, installed, stamp, &downloaded, dest)
+    finish(spec, opts, at, origin, &downloaded, &pin, dest)
 }
 
 /// The checkpoint path: download `spec`'s official cn_clip `.pt` (hub or ModelScope), verify
@@ -337,16 +332,14 @@ fn fetch_checkpoint(
         )
     };
     let pin = Pin::from(checkpoint);
-    let dir = opts.model_dir.join(&spec.id);
-    let image = dir.join(variant.file_name("image"));
-    let text = dir.join(variant.file_name("text"));
-    let stamp_file = stamp_path(&dir, variant);
-    ignore_weights(&dir)?;
+    let at = Installed::new(&opts.model_dir, &spec.id, variant);
+    let (dir, image, text) = (&at.dir, &at.image, &at.text);
+    ignore_weights(dir)?;
     // The graphs are float32 whatever the checkpoint stores; `file` (a .pt) says they were
     // converted.
     let stamp_variant = variant.to_string();
     if image.is_file() && text.is_file() && !opts.force {
-        match read_stamp(&dir, variant) {
+        match read_stamp(dir, variant) {
             Some(s) if s.file == checkpoint.file && s.variant == stamp_variant => {
                 let (url, pinned) = (s.url.clone(), pin.sha256.is_some());
                 return Ok(FetchReport::already(
@@ -355,14 +348,14 @@ fn fetch_checkpoint(
                     url,
                     &s,
                     pinned,
-                    image,
-                    text,
+                    image.clone(),
+                    text.clone(),
                 ));
             }
             Some(_) => {}
             None => {
                 return Err(FetchError::WouldOverwrite {
-                    dir,
+                    dir: dir.clone(),
                     files: format!(
                         "{} and {}",
                         variant.file_name("image"),
@@ -387,8 +380,8 @@ fn fetch_checkpoint(
             .unwrap_or_else(|| "checkpoint.pt".into()),
     );
     let downloaded = download_or_reuse(&url, &dest, &pin, opts.progress)?;
-    remove_quietly(&stamp_file);
-    super::convert::convert(spec, &dest, &dir, variant == Variant::Int8).map_err(|reason| {
+    remove_quietly(&at.stamp_file);
+    super::convert::convert(spec, &dest, dir, variant == Variant::Int8).map_err(|reason| {
         FetchError::Convert {
             id: spec.id.clone(),
             checkpoint: dest.clone(),
@@ -396,43 +389,68 @@ fn fetch_checkpoint(
             reason,
         }
     })?;
-    let stamp = Stamp {
+    let origin = Origin {
         repo,
         revision,
         variant: stamp_variant,
         file: checkpoint.file.clone(),
         url,
-        size: downloaded.size,
-        sha256: downloaded.sha256.clone(),
-        sha256_pinned: pin.sha256.is_some(),
     };
-    let installed = Installed {
-        dir,
-        stamp_file,
-        image,
-        text,
-    };
-    finish(spec, opts, installed, stamp, &downloaded, dest)
+    finish(spec, opts, at, origin, &downloaded, &pin, dest)
 }
 
-/// Where an install put its graphs, and its record.
+/// Where an install puts the graphs of one slot, and its record.
 struct Installed {
+    /// `<model_dir>/<id>`.
     dir: PathBuf,
     stamp_file: PathBuf,
     image: PathBuf,
     text: PathBuf,
 }
 
+impl Installed {
+    fn new(model_dir: &Path, id: &str, slot: Variant) -> Self {
+        let dir = model_dir.join(id);
+        Self {
+            stamp_file: stamp_path(&dir, slot),
+            image: dir.join(slot.file_name("image")),
+            text: dir.join(slot.file_name("text")),
+            dir,
+        }
+    }
+}
+
+/// Where the installed graphs came from (the rest of their record is the download's).
+struct Origin {
+    repo: String,
+    revision: String,
+    variant: String,
+    file: String,
+    url: String,
+}
+
 /// The end of every install, once the graphs are in place: record where they came from
-/// (`stamp`), make that durable, drop the download unless it is to be kept, and report.
+/// (`origin`, and the verified download), make that durable, drop the download unless it is
+/// to be kept, and report.
 fn finish(
     spec: &ModelSpec,
     opts: &FetchOptions,
     at: Installed,
-    stamp: Stamp,
+    origin: Origin,
     downloaded: &Downloaded,
+    pin: &Pin,
     dest: PathBuf,
 ) -> Result<FetchReport, FetchError> {
+    let stamp = Stamp {
+        repo: origin.repo,
+        revision: origin.revision,
+        variant: origin.variant,
+        file: origin.file,
+        url: origin.url,
+        size: downloaded.size,
+        sha256: downloaded.sha256.clone(),
+        sha256_pinned: pin.sha256.is_some(),
+    };
     write_stamp(&at.stamp_file, &stamp)?;
     sync_dir(&at.image);
     let kept = if opts.keep_download {

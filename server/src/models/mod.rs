@@ -53,4 +53,14 @@ pub use install::{ensure_model, fetch_model, FetchOptions, FetchReport};
 pub use source::{
     file_url, modelscope_endpoint, modelscope_from_env, modelscope_url, resolve_source, SOURCE_ENV,
 };
-pub use status::{format_statuses, installed_variant, model_statuses, ModelStatus};
+pub use status::{format_statuses, installed_variant, model_statuses, ModelStatus, SlotStatus};
+
+/// The project's own model folder and its manifest (for the tests).
+#[cfg(test)]
+pub(crate) fn project_models() -> (crate::clip::Manifest, std::path::PathBuf) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    (
+        crate::clip::Manifest::load(&dir.join("manifest.toml")).unwrap(),
+        dir,
+    )
+}

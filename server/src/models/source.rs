@@ -124,9 +124,7 @@ mod tests {
 
     #[test]
     fn urls_follow_the_hub_layout() {
-        let m =
-            Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"))
-                .unwrap();
+        let (m, _) = crate::models::project_models();
         let spec = m.find("ViT-B-16").unwrap();
         let (src, variant, file) = resolve_source(spec, Path::new("models"), None).unwrap();
         assert_eq!(variant, "fp32");

@@ -53,15 +53,40 @@ pub struct ModelStatus {
     pub id: String,
     pub default: bool,
     pub embed_dim: usize,
-    /// image.onnx and text.onnx are both there.
-    pub installed: bool,
-    /// Where the installed files came from (`source.json`), e.g. `fp32 from Xenova/…`.
-    pub installed_from: Option<String>,
-    /// The same for the int8 graphs (`image.int8.onnx`, `text.int8.onnx`).
-    pub int8_installed: bool,
-    pub int8_from: Option<String>,
+    /// `image.onnx` and `text.onnx`.
+    pub fp32: SlotStatus,
+    /// `image.int8.onnx` and `text.int8.onnx`.
+    pub int8: SlotStatus,
     /// Where the weights can come from.
     pub source: String,
+}
+
+/// One slot of a model folder: are both graphs there, and where did they come from
+/// (`source.json`, e.g. `fp32 onnx/model.onnx from Xenova/…@…`).
+#[derive(Clone, Debug)]
+pub struct SlotStatus {
+    pub installed: bool,
+    pub from: Option<String>,
+}
+
+impl SlotStatus {
+    fn of(dir: &Path, slot: Variant) -> Self {
+        Self {
+            installed: dir.join(slot.file_name("image")).is_file()
+                && dir.join(slot.file_name("text")).is_file(),
+            from: read_stamp(dir, slot)
+                .map(|s| format!("{} {} from {}@{}", s.variant, s.file, s.repo, s.revision)),
+        }
+    }
+
+    /// `installed: …`, `installed` or `missing`.
+    fn describe(&self) -> String {
+        match (self.installed, &self.from) {
+            (true, Some(from)) => format!("installed: {from}"),
+            (true, None) => "installed".to_string(),
+            (false, _) => "missing".to_string(),
+        }
+    }
 }
 
 /// Every manifest model, whether its files are in `model_dir`, and where they come from.
@@ -71,14 +96,6 @@ pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus>
         .iter()
         .map(|m| {
             let dir = model_dir.join(&m.id);
-            let has = |slot: Variant| {
-                dir.join(slot.file_name("image")).is_file()
-                    && dir.join(slot.file_name("text")).is_file()
-            };
-            let from = |slot: Variant| {
-                read_stamp(&dir, slot)
-                    .map(|s| format!("{} {} from {}@{}", s.variant, s.file, s.repo, s.revision))
-            };
             let source = match (&m.source, m.fixture) {
                 (_, true) => "committed random-weight fixture (models/fixture)".to_string(),
                 (Some(s), _) if s.onnx => format!(
@@ -105,10 +122,8 @@ pub fn model_statuses(manifest: &Manifest, model_dir: &Path) -> Vec<ModelStatus>
                 id: m.id.clone(),
                 default: m.default,
                 embed_dim: m.embed_dim,
-                installed: has(Variant::Fp32),
-                installed_from: from(Variant::Fp32),
-                int8_installed: has(Variant::Int8),
-                int8_from: from(Variant::Int8),
+                fp32: SlotStatus::of(&dir, Variant::Fp32),
+                int8: SlotStatus::of(&dir, Variant::Int8),
                 source,
             }
         })
@@ -120,23 +135,15 @@ pub fn format_statuses(manifest: &Manifest, model_dir: &Path) -> String {
     let mut out = String::new();
     let tokenizer = model_dir.join(&manifest.tokenizer.file);
     for s in model_statuses(manifest, model_dir) {
-        let state = |installed: bool, from: &Option<String>| match (installed, from) {
-            (true, Some(from)) => format!("installed: {from}"),
-            (true, None) => "installed".to_string(),
-            (false, _) => "missing".to_string(),
-        };
         let default = if s.default { " [default]" } else { "" };
         out.push_str(&format!(
             "{:<13} {:>4}d  {}{default}\n",
             s.id,
             s.embed_dim,
-            state(s.installed, &s.installed_from)
+            s.fp32.describe()
         ));
-        if s.int8_installed {
-            out.push_str(&format!(
-                "              int8: {}\n",
-                state(true, &s.int8_from)
-            ));
+        if s.int8.installed {
+            out.push_str(&format!("              int8: {}\n", s.int8.describe()));
         }
         out.push_str(&format!("              source: {}\n", s.source));
     }
@@ -159,10 +166,7 @@ mod tests {
 
     #[test]
     fn list_shows_sources_and_presence() {
-        let m =
-            Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/manifest.toml"))
-                .unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        let (m, dir) = crate::models::project_models();
         let text = format_statuses(&m, &dir);
         assert!(
             text.contains(
@@ -178,6 +182,6 @@ mod tests {
             .into_iter()
             .find(|s| s.id == "fixture")
             .unwrap();
-        assert!(fixture.installed);
+        assert!(fixture.fp32.installed);
     }
 }

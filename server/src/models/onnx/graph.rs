@@ -36,7 +36,7 @@ pub(crate) struct Graph<'a> {
     pub(crate) other: Vec<&'a [u8]>,
 }
 
-pub(crate) fn parse_value_info(buf: &[u8]) -> Result<ValueInfo<'_>, PbError> {
+pub(crate) fn parse_value_info(buf: &[u8]) -> Result<ValueInfo<'_>, OnnxError> {
     let mut name = "";
     let mut elem_type = None;
     for f in pb::fields(buf)? {
@@ -63,7 +63,7 @@ pub(crate) fn parse_value_info(buf: &[u8]) -> Result<ValueInfo<'_>, PbError> {
     })
 }
 
-pub(crate) fn parse_node(buf: &[u8]) -> Result<Node<'_>, PbError> {
+pub(crate) fn parse_node(buf: &[u8]) -> Result<Node<'_>, OnnxError> {
     let fields = pb::fields(buf)?;
     let mut node = Node {
         raw: buf,
@@ -90,7 +90,7 @@ pub(crate) fn parse_node(buf: &[u8]) -> Result<Node<'_>, PbError> {
     Ok(node)
 }
 
-pub(crate) fn parse_graph(buf: &[u8]) -> Result<Graph<'_>, PbError> {
+pub(crate) fn parse_graph(buf: &[u8]) -> Result<Graph<'_>, OnnxError> {
     let mut g = Graph {
         nodes: Vec::new(),
         initializers: Vec::new(),
@@ -189,7 +189,7 @@ pub(crate) fn elem_size(t: i32) -> Option<usize> {
 }
 
 /// A node with some input/output names replaced.
-pub(crate) fn rename_node(n: &Node, map: &HashMap<String, String>) -> Result<Vec<u8>, PbError> {
+pub(crate) fn rename_node(n: &Node, map: &HashMap<String, String>) -> Result<Vec<u8>, OnnxError> {
     if let Some(c) = n.captured.iter().find(|c| map.contains_key(**c)) {
         return Err(bad(format!(
             "cannot retype {c}: a subgraph reads it (unsupported graph layout)"

@@ -28,19 +28,7 @@ use sha2::{Digest, Sha256};
 use super::pb::{self, *};
 
 /// Why a graph could not be re-encoded (the caller keeps the uint8 graph and says why).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Int8Error(pub String);
-
-fn bad(msg: impl Into<String>) -> Int8Error {
-    Int8Error(msg.into())
-}
-
-impl From<pb::PbError> for Int8Error {
-    fn from(e: pb::PbError) -> Self {
-        Int8Error(e.0)
-    }
-}
+pub type Int8Error = OnnxError;
 
 /// ONNX `TensorProto.DataType` (kept here for the callers that name them through this module).
 pub use super::pb::{INT8, UINT8};
@@ -312,19 +300,10 @@ pub fn reencode(model: &[u8], out: &mut impl Write) -> Result<Reencoded, Int8Err
     let mut has_meta = false;
     for f in pb::fields(model)? {
         if f.num == MODEL_GRAPH {
-            let len: usize = parts.iter().map(|p| p.len()).sum();
-            out.write_all(&pb::len_prefix(MODEL_GRAPH, len))
-                .map_err(w)?;
-            for p in &parts {
-                out.write_all(p).map_err(w)?;
-            }
+            pb::write_graph(out, &parts).map_err(w)?;
             continue;
         }
-        if f.num == MODEL_METADATA {
-            has_meta |= pb::fields(f.bytes()?)?
-                .iter()
-                .any(|e| e.num == 1 && e.bytes().ok() == Some(METADATA_KEY.as_bytes()));
-        }
+        has_meta |= pb::is_metadata_entry(&f, METADATA_KEY)?;
         out.write_all(f.raw).map_err(w)?;
     }
     if !has_meta {

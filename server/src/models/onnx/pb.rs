@@ -4,13 +4,16 @@
 //! ([`super::int8_signed`]) use. Fields they do not touch (the weights above all) are copied
 //! byte for byte by the callers, so no onnx library is needed.
 
-/// Bytes that are not the protobuf (or the ONNX message) that was expected.
+use std::borrow::Cow;
+
+/// Why an ONNX file could not be read or rewritten (bytes that are not the protobuf or the
+/// ONNX message that was expected, a graph that cannot be split or re-encoded), in words.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct PbError(pub String);
+pub struct OnnxError(pub String);
 
-pub fn bad(msg: impl Into<String>) -> PbError {
-    PbError(msg.into())
+pub fn bad(msg: impl Into<String>) -> OnnxError {
+    OnnxError(msg.into())
 }
 
 pub const VARINT: u8 = 0;
@@ -32,14 +35,14 @@ pub struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
-    pub fn bytes(&self) -> Result<&'a [u8], PbError> {
+    pub fn bytes(&self) -> Result<&'a [u8], OnnxError> {
         match self.value {
             Value::Bytes(b) => Ok(b),
             _ => Err(bad(format!("field {} is not length-delimited", self.num))),
         }
     }
 
-    pub fn string(&self) -> Result<&'a str, PbError> {
+    pub fn string(&self) -> Result<&'a str, OnnxError> {
         std::str::from_utf8(self.bytes()?)
             .map_err(|_| bad(format!("field {} is not UTF-8", self.num)))
     }
@@ -52,7 +55,7 @@ impl<'a> Field<'a> {
     }
 }
 
-pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, PbError> {
+pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, OnnxError> {
     let mut v: u64 = 0;
     for shift in (0..64).step_by(7) {
         let b = *buf
@@ -68,7 +71,7 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, PbError> {
 }
 
 /// All fields of one message, in order.
-pub fn fields(buf: &[u8]) -> Result<Vec<Field<'_>>, PbError> {
+pub fn fields(buf: &[u8]) -> Result<Vec<Field<'_>>, OnnxError> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
@@ -205,8 +208,28 @@ pub fn type_name(t: i32) -> String {
     }
 }
 
+/// Writes the model's `graph` field made of `parts`, in order.
+pub fn write_graph(out: &mut impl std::io::Write, parts: &[Cow<'_, [u8]>]) -> std::io::Result<()> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    out.write_all(&len_prefix(MODEL_GRAPH, len))?;
+    for p in parts {
+        out.write_all(p)?;
+    }
+    Ok(())
+}
+
+/// `f` is a model `metadata_props` entry whose key is `key`.
+pub fn is_metadata_entry(f: &Field, key: &str) -> Result<bool, OnnxError> {
+    if f.num != MODEL_METADATA {
+        return Ok(false);
+    }
+    Ok(fields(f.bytes()?)?
+        .iter()
+        .any(|e| e.num == 1 && e.bytes().ok() == Some(key.as_bytes())))
+}
+
 /// The graph of an ONNX model (the bytes of an .onnx file).
-pub fn model_graph(model: &[u8]) -> Result<&[u8], PbError> {
+pub fn model_graph(model: &[u8]) -> Result<&[u8], OnnxError> {
     let fields = fields(model).map_err(|e| bad(format!("not an ONNX model (protobuf: {e})")))?;
     let graph = fields
         .iter()
@@ -215,7 +238,7 @@ pub fn model_graph(model: &[u8]) -> Result<&[u8], PbError> {
     graph.bytes()
 }
 
-pub fn tensor_name(buf: &[u8]) -> Result<&str, PbError> {
+pub fn tensor_name(buf: &[u8]) -> Result<&str, OnnxError> {
     for f in fields(buf)? {
         if f.num == TENSOR_NAME {
             return f.string();
@@ -224,14 +247,14 @@ pub fn tensor_name(buf: &[u8]) -> Result<&str, PbError> {
     Ok("")
 }
 
-pub fn tensor_is_external(buf: &[u8]) -> Result<bool, PbError> {
+pub fn tensor_is_external(buf: &[u8]) -> Result<bool, OnnxError> {
     Ok(fields(buf)?
         .iter()
         .any(|f| f.num == TENSOR_DATA_LOCATION && f.varint() == Some(1)))
 }
 
 /// The name of a `ValueInfoProto`.
-pub fn value_info_name(vi: &[u8]) -> Result<&str, PbError> {
+pub fn value_info_name(vi: &[u8]) -> Result<&str, OnnxError> {
     for f in fields(vi)? {
         if f.num == VALUE_INFO_NAME {
             return f.string();
@@ -241,7 +264,7 @@ pub fn value_info_name(vi: &[u8]) -> Result<&str, PbError> {
 }
 
 /// A `ValueInfoProto` with its tensor element type set to `elem` (shape kept).
-pub fn retype_value_info(vi: &[u8], elem: i32) -> Result<Vec<u8>, PbError> {
+pub fn retype_value_info(vi: &[u8], elem: i32) -> Result<Vec<u8>, OnnxError> {
     let mut out = Vec::new();
     for f in fields(vi)? {
         if f.num != VALUE_INFO_TYPE {
@@ -271,7 +294,7 @@ pub fn retype_value_info(vi: &[u8], elem: i32) -> Result<Vec<u8>, PbError> {
 
 /// Every value name read anywhere inside `graph` (node inputs, recursively through the
 /// If/Loop/Scan bodies in node attributes).
-pub fn graph_reads<'a>(graph: &'a [u8], out: &mut Vec<&'a str>) -> Result<(), PbError> {
+pub fn graph_reads<'a>(graph: &'a [u8], out: &mut Vec<&'a str>) -> Result<(), OnnxError> {
     for f in fields(graph)? {
         if f.num == GRAPH_NODE {
             for nf in fields(f.bytes()?)? {
@@ -287,7 +310,7 @@ pub fn graph_reads<'a>(graph: &'a [u8], out: &mut Vec<&'a str>) -> Result<(), Pb
 }
 
 /// The names the subgraphs of one `AttributeProto` read (see [`graph_reads`]).
-pub fn attribute_reads<'a>(attr: &'a [u8], out: &mut Vec<&'a str>) -> Result<(), PbError> {
+pub fn attribute_reads<'a>(attr: &'a [u8], out: &mut Vec<&'a str>) -> Result<(), OnnxError> {
     for a in fields(attr)? {
         if a.num == ATTR_G || a.num == ATTR_GRAPHS {
             graph_reads(a.bytes()?, out)?;

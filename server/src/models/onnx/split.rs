@@ -29,19 +29,7 @@ use super::graph::*;
 use super::pb::{self, *};
 
 /// A graph that cannot be split, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SplitError(pub String);
-
-fn bad(msg: impl Into<String>) -> SplitError {
-    SplitError(msg.into())
-}
-
-impl From<pb::PbError> for SplitError {
-    fn from(e: pb::PbError) -> Self {
-        SplitError(e.0)
-    }
-}
+pub type SplitError = OnnxError;
 
 /// The two towers' interface names (Hugging Face CLIP export names).
 pub const IMAGE_INPUT: &str = "pixel_values";
@@ -125,26 +113,14 @@ pub fn extract_tower(
         2,
         format!("{} tower of {origin}", tower.label()).as_bytes(),
     );
-    let has_meta = model_fields.iter().any(|f| {
-        f.num == MODEL_METADATA
-            && f.bytes()
-                .ok()
-                .and_then(|b| pb::fields(b).ok())
-                .is_some_and(|kv| {
-                    kv.iter()
-                        .any(|e| e.num == 1 && e.bytes().ok() == Some(b"shihua.split"))
-                })
-    });
+    let has_meta = model_fields
+        .iter()
+        .any(|f| pb::is_metadata_entry(f, "shihua.split").unwrap_or(false));
 
     let w = |e: std::io::Error| bad(format!("writing the {} graph: {e}", tower.label()));
     for f in &model_fields {
         if f.num == MODEL_GRAPH {
-            let len: usize = new_graph.iter().map(|p| p.len()).sum();
-            out.write_all(&pb::len_prefix(MODEL_GRAPH, len))
-                .map_err(w)?;
-            for p in &new_graph {
-                out.write_all(p).map_err(w)?;
-            }
+            pb::write_graph(out, &new_graph).map_err(w)?;
         } else {
             out.write_all(f.raw).map_err(w)?;
         }
