@@ -76,13 +76,7 @@ pub(crate) fn parse_node(buf: &[u8]) -> Result<Node<'_>, OnnxError> {
         match f.num {
             NODE_INPUT => node.inputs.push(f.string()?),
             NODE_OUTPUT => node.outputs.push(f.string()?),
-            NODE_ATTRIBUTE => {
-                for a in pb::fields(f.bytes()?)? {
-                    if a.num == ATTR_G || a.num == ATTR_GRAPHS {
-                        pb::graph_reads(a.bytes()?, &mut node.captured)?;
-                    }
-                }
-            }
+            NODE_ATTRIBUTE => pb::attribute_reads(f.bytes()?, &mut node.captured)?,
             _ => {}
         }
     }

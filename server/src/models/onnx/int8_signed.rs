@@ -30,9 +30,6 @@ use super::pb::{self, *};
 /// Why a graph could not be re-encoded (the caller keeps the uint8 graph and says why).
 pub type Int8Error = OnnxError;
 
-/// ONNX `TensorProto.DataType` (kept here for the callers that name them through this module).
-pub use super::pb::{INT8, UINT8};
-
 /// The metadata key a re-encoded model carries.
 pub const METADATA_KEY: &str = "shihua.int8_weights";
 
