@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use super::error::FetchError;
 use super::install::FetchOptions;
 use crate::clip::manifest::{Manifest, ModelSpec, SourceSpec, VariantFile};
@@ -46,16 +48,13 @@ pub fn modelscope_endpoint() -> String {
 /// `<endpoint>/api/v1/models/<model_id>/repo?Revision=<rev>&FilePath=<file>`. It answers
 /// `Range` requests like the hub.
 pub fn modelscope_url(endpoint: &str, model_id: &str, revision: &str, file: &str) -> String {
-    fn quote(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
+    // Everything but RFC 3986's unreserved characters is percent-encoded (a space as %20).
+    const QUOTE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let quote = |s: &str| utf8_percent_encode(s, QUOTE).to_string();
     format!(
         "{}/api/v1/models/{}/repo?Revision={}&FilePath={}",
         endpoint.trim_end_matches('/'),
