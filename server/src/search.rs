@@ -153,7 +153,7 @@ impl SearchEngine {
             let (tensor, decoded) =
                 preprocess::preprocess_bytes(&bytes, enc.preprocess_spec(), max_pixels)?;
             let preview = match preview_w {
-                Some(w) => crate::thumbnail::jpeg_thumbnail(decoded.image, w)
+                Some(w) => crate::image::thumbnail::jpeg_thumbnail(decoded.image, w)
                     .map_err(|e| ClipError::Decode(e.to_string()))?,
                 None => Vec::new(),
             };

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use crate::config::{Common, ServeArgs};
 use crate::http::fairness::FairnessConfig;
 use crate::http::{self, media::ThumbCache, AppState, WebOptions};
-use crate::service::Shihua;
+use crate::search::SearchEngine;
 use crate::startup;
 use crate::store::spawn_watchdog;
 use crate::visible_path::PathDisplay;
@@ -38,7 +38,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     http::card::check_font();
     let queries = cfg.data_dir.join("queries");
     let shihua = Arc::new(
-        Shihua::new(encoder, store, args.max_upload)
+        SearchEngine::new(encoder, store, args.max_upload)
             .with_poems(poems)
             .with_query_dir(queries.clone())
             .with_context(|| format!("creating {}", queries.display()))?
@@ -79,7 +79,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     let app = http::router_with(
         AppState {
             leptos_options,
-            shihua,
+            engine: shihua,
             thumbs,
         },
         web,
@@ -96,7 +96,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     // The address actually bound (`--addr 127.0.0.1:0` picks a free port).
     let addr = listener.local_addr().unwrap_or(args.addr);
     tracing::info!("shihua serving on http://{addr}{site_base}");
-    println!("shihua: http://{addr}{site_base}");
+    crate::outln!("shihua: http://{addr}{site_base}")?;
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

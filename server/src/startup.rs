@@ -9,10 +9,10 @@ use anyhow::Context;
 use crate::clip::cpu_features::{self, CpuInt8};
 use crate::clip::variant_choice::{self, VariantChoice};
 use crate::clip::{
-    self, int8_signed, ClipEncoder, Device, EncoderOptions, Manifest, ModelFiles, ModelSpec,
-    Variant,
+    self, ClipEncoder, Device, EncoderOptions, Manifest, ModelFiles, ModelSpec, Variant,
 };
 use crate::config::{Common, IndexChoice};
+use crate::models::{self, onnx::int8_signed};
 use crate::store::{self, EmbeddedMilvus, IndexKind, MilvusStore, StoreConfig};
 
 /// The manifest and the chosen model.
@@ -47,7 +47,7 @@ pub struct ModelUnavailable {
     pub what: String,
     pub dir: String,
     #[source]
-    pub source: clip::fetch::FetchError,
+    pub source: models::FetchError,
 }
 
 /// With `--fetch-missing`: install the chosen model's graphs if they are not there.
@@ -55,10 +55,10 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
     if !cfg.fetch_missing {
         return Ok(());
     }
-    let opts = clip::fetch::FetchOptions {
+    let opts = models::FetchOptions {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        modelscope: clip::fetch::modelscope_from_env(),
-        ..clip::fetch::FetchOptions::new(&cfg.model_dir)
+        modelscope: models::modelscope_from_env(),
+        ..models::FetchOptions::new(&cfg.model_dir)
     };
     // `--variant auto` needs the float graphs (fidelity, and the fallback everywhere) and,
     // where int8 pays (a CPU with VNNI/AMX), the int8 ones too: those are a bonus, not a must.
@@ -66,7 +66,7 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
         VariantChoice::Int8 => Variant::Int8,
         VariantChoice::Fp32 | VariantChoice::Auto => Variant::Fp32,
     };
-    match clip::fetch::ensure_model(manifest, spec, slot, &opts) {
+    match models::ensure_model(manifest, spec, slot, &opts) {
         Ok(Some(report)) => eprintln!("{report}"),
         Ok(None) => {}
         Err(source) => {
@@ -80,7 +80,7 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
         }
     }
     if cfg.variant == VariantChoice::Auto && int8_pays_here(cfg, spec) {
-        match clip::fetch::ensure_model(manifest, spec, Variant::Int8, &opts) {
+        match models::ensure_model(manifest, spec, Variant::Int8, &opts) {
             Ok(Some(report)) => eprintln!("{report}"),
             Ok(None) => {}
             Err(e) => tracing::warn!("int8 graphs of {} not installed ({e}); fp32 runs", spec.id),
@@ -90,7 +90,7 @@ pub fn fetch_if_missing(cfg: &Common, manifest: &Manifest, spec: &ModelSpec) -> 
 }
 
 /// The graphs to load and why: `--variant` resolved (`clip::variant_choice`), and for int8 on
-/// a CPU with VNNI/AMX the signed-weight copies (`clip::int8_signed`, made at first use).
+/// a CPU with VNNI/AMX the signed-weight copies (`models::onnx::int8_signed`, made at first use).
 #[derive(Clone, Debug)]
 pub struct ChosenGraphs {
     pub files: ModelFiles,
@@ -273,7 +273,7 @@ pub fn open_encoder_for(
         })?
         .with_text_cache(cfg.text_cache)
         .with_jpeg_draft(cfg.jpeg_draft)
-        .with_variant(clip::fetch::installed_variant(
+        .with_variant(models::status::installed_variant(
             &cfg.model_dir.join(&spec.id),
             chosen.variant,
         ))
@@ -383,10 +383,10 @@ pub fn poem_collection(cfg: &Common) -> String {
 /// Start (or reach) Milvus and connect.
 pub async fn open_store(cfg: &Common, spec: &ModelSpec) -> anyhow::Result<OpenStore> {
     let (uri, embedded) = if cfg.embedded_milvus() {
-        let db = absolute(Path::new(&cfg.milvus_uri))?;
+        let db = crate::paths::absolute(Path::new(&cfg.milvus_uri))?;
         let cwd = std::env::current_dir()?;
-        let lib = store::embedded::find_lite_lib_dir(&cwd)
-            .or_else(|| store::embedded::find_lite_lib_dir(Path::new(env!("CARGO_MANIFEST_DIR"))))
+        let lib = store::lite::find_lite_lib_dir(&cwd)
+            .or_else(|| store::lite::find_lite_lib_dir(Path::new(env!("CARGO_MANIFEST_DIR"))))
             .context(
                 "Milvus Lite is not installed (no .venv/lib/python3*/site-packages/milvus_lite). \
                  Run `make run` or scripts/setup.sh, or set SHIHUA_MILVUS_LITE_LIB, or point \
@@ -407,12 +407,4 @@ pub async fn open_store(cfg: &Common, spec: &ModelSpec) -> anyhow::Result<OpenSt
         store: Arc::new(store),
         embedded,
     })
-}
-
-fn absolute(p: &Path) -> std::io::Result<std::path::PathBuf> {
-    if p.is_absolute() {
-        Ok(p.to_path_buf())
-    } else {
-        Ok(std::env::current_dir()?.join(p))
-    }
 }

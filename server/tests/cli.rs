@@ -4,7 +4,7 @@
 mod common;
 
 use common::{copy_demo, demo_photos, repo, shihua};
-use server::store::{embedded, EmbeddedMilvus};
+use server::store::{find_lite_lib_dir, EmbeddedMilvus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_search_embed_stats_drop() {
@@ -12,7 +12,7 @@ async fn index_search_embed_stats_drop() {
     let photos = tmp.path().join("photos");
     copy_demo(&photos, 3);
     let demo = demo_photos();
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let lib = find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
         .await
         .unwrap();

@@ -26,7 +26,7 @@ use common::{
     copy_demo, demo_photos, fixture_encoder, index_options, portable_shihua, start_lite, TestMilvus,
 };
 use server::ingest::{index_folder, index_folder_with_read_hook, ReadHook};
-use server::service::Shihua;
+use server::search::SearchEngine;
 use server::store::MilvusStore;
 use sha2::{Digest, Sha256};
 
@@ -262,7 +262,7 @@ async fn files_changed_replaced_or_deleted_during_indexing() {
         );
         assert_eq!(row.size, Some(bytes.len() as u64), "{name}");
         // Its vector is the new picture's: searching by the new picture finds it first.
-        let shihua = Shihua::new(encoder.clone(), store.clone(), 20 << 20);
+        let shihua = SearchEngine::new(encoder.clone(), store.clone(), 20 << 20);
         let hits = shihua.search_image(bytes.to_vec(), 1).await.unwrap().hits;
         assert_eq!(Path::new(&hits[0].filepath).file_name().unwrap(), name);
         assert!(hits[0].score > 0.999, "{name}: {}", hits[0].score);

@@ -12,10 +12,11 @@ use common::{copy_demo, demo_photos, repo, shihua_cmd};
 use server::clip::cpu_features::{self, CpuInt8};
 use server::clip::preprocess::{preprocess_bytes, DEFAULT_MAX_PIXELS};
 use server::clip::{
-    self, int8_signed, ClipEncoder, EncoderOptions, Manifest, ModelFiles, Variant, VariantChoice,
+    self, ClipEncoder, EncoderOptions, Manifest, ModelFiles, Variant, VariantChoice,
 };
+use server::models::onnx::int8_signed;
 use server::startup::choose_graphs;
-use server::store::{embedded, EmbeddedMilvus};
+use server::store::{find_lite_lib_dir, EmbeddedMilvus};
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -234,7 +235,7 @@ async fn auto_follows_the_variant_of_the_collection() {
     let models = fixture_dir();
     let photos = tmp.path().join("photos");
     copy_demo(&photos, 3);
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let lib = find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
         .await
         .unwrap();

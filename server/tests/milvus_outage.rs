@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{copy_demo, index_options, start_and_index, start_lite, test_router, LiteIndex};
 use http_body_util::BodyExt;
-use server::service::Shihua;
+use server::search::SearchEngine;
 use server::store::spawn_watchdog;
 use tokio::sync::Mutex;
 use tower::ServiceExt;
@@ -39,7 +39,7 @@ async fn outage_answers_503_then_recovers_by_itself() {
     let pid = milvus.pid();
 
     let app = test_router(
-        Arc::new(Shihua::new(encoder, store.clone(), 20 << 20)),
+        Arc::new(SearchEngine::new(encoder, store.clone(), 20 << 20)),
         tmp.path(),
     );
     assert_eq!(status_of(&app, "/healthz").await.0, StatusCode::OK);

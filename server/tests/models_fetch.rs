@@ -7,12 +7,13 @@
 //! with no ONNX source points to models/export.
 
 mod common;
+mod support_models;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use server::clip::fetch::{self, FetchError, FetchOptions};
-use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest, Variant};
+use server::clip::{ClipEncoder, Manifest, Variant};
+use server::models::{self, FetchError, FetchOptions};
 use sha2::{Digest, Sha256};
 
 const REPO: &str = "test/tiny-chinese-clip";
@@ -40,24 +41,11 @@ fn start_server() -> Server {
 /// A model dir whose manifest has `tiny` (sourced from the server, several pins of the same
 /// file), `big` (PyTorch only) and `bare` (no source). `base_url` goes into [download].
 fn model_dir(base_url: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
     let bytes = combined();
     let sha = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len();
-    let manifest = format!(
-        r#"
-[preprocess]
-mean = [0.48145466, 0.4578275, 0.40821073]
-std = [0.26862954, 0.26130258, 0.27577711]
-
-[tokenizer]
-file = "tokenizer.json"
-context_length = 52
-
-[download]
-base_url = "{base_url}"
-
-[[model]]
+    let models = format!(
+        r#"[[model]]
 id = "tiny"
 default = true
 embed_dim = 512
@@ -87,13 +75,14 @@ image_size = 224
 "#,
         zeros = "0".repeat(64)
     );
-    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
-    std::fs::copy(
-        repo_root().join("models/tokenizer.json"),
-        dir.path().join("tokenizer.json"),
-    )
-    .unwrap();
-    dir
+    support_models::model_dir(base_url, &models)
+}
+
+/// The test hub and a model folder that downloads from it.
+fn server_and_dir() -> (Server, tempfile::TempDir) {
+    let server = start_server();
+    let dir = model_dir(&server.url);
+    (server, dir)
 }
 
 fn load(dir: &Path) -> Manifest {
@@ -109,10 +98,10 @@ fn opts(dir: &Path, variant: &str) -> FetchOptions {
     }
 }
 
-fn fetch(dir: &Path, variant: &str) -> Result<fetch::FetchReport, FetchError> {
+fn fetch(dir: &Path, variant: &str) -> Result<models::FetchReport, FetchError> {
     let m = load(dir);
     let spec = m.find("tiny").unwrap().clone();
-    fetch::fetch_model(&m, &spec, &opts(dir, variant))
+    models::fetch_model(&m, &spec, &opts(dir, variant))
 }
 
 fn encoder(model_dir: &Path, id: &str) -> ClipEncoder {
@@ -120,16 +109,7 @@ fn encoder(model_dir: &Path, id: &str) -> ClipEncoder {
 }
 
 fn encoder_variant(model_dir: &Path, id: &str, variant: Variant) -> ClipEncoder {
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let m = load(model_dir);
-    let spec = m.find(id).unwrap();
-    let files = m.files_variant(spec, model_dir, variant).unwrap();
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: Device::Cpu,
-        warm_up: true,
-    };
-    ClipEncoder::load(&m, spec, &files, &opts).unwrap()
+    support_models::encoder_in(model_dir, id, variant, true)
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -164,21 +144,12 @@ fn assert_variant_embeds_like_the_fixture(fetched_dir: &Path, variant: Variant) 
 }
 
 fn assert_nothing_installed(dir: &Path) {
-    let m = dir.join("tiny");
-    for f in [
-        "image.onnx",
-        "text.onnx",
-        "source.json",
-        "download/model.onnx",
-    ] {
-        assert!(!m.join(f).exists(), "{f} must not be installed");
-    }
+    support_models::assert_nothing_installed(&dir.join("tiny"), "model.onnx");
 }
 
 #[test]
 fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let report = fetch(dir.path(), "fp32").unwrap();
     assert!(report.sha256_pinned && !report.already_installed);
     assert_eq!(report.size, combined().len() as u64);
@@ -196,7 +167,7 @@ fn fetch_splits_into_towers_that_embed_like_the_fixtures() {
     // Each graph has exactly one input: a text query never runs the vision tower.
     let image = std::fs::read(tiny.join("image.onnx")).unwrap();
     let text = std::fs::read(tiny.join("text.onnx")).unwrap();
-    use server::clip::onnx_split::interface;
+    use server::models::onnx::split::interface;
     assert_eq!(
         interface(&image).unwrap(),
         (vec!["pixel_values".into()], vec!["image_embeds".into()])
@@ -225,8 +196,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn the_int8_download_installs_beside_the_float_graphs() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let tiny = dir.path().join("tiny");
     fetch(dir.path(), "fp32").unwrap();
     let float_image = std::fs::read(tiny.join("image.onnx")).unwrap();
@@ -255,10 +225,10 @@ fn the_int8_download_installs_beside_the_float_graphs() {
     assert_eq!(server.log().len(), before, "nothing downloaded again");
     // `--variant int8` loads what was fetched, and rows say which graphs made them.
     assert_variant_embeds_like_the_fixture(dir.path(), Variant::Int8);
-    assert_eq!(fetch::installed_variant(&tiny, Variant::Int8), "int8");
-    assert_eq!(fetch::installed_variant(&tiny, Variant::Fp32), "fp32");
+    assert_eq!(models::installed_variant(&tiny, Variant::Int8), "int8");
+    assert_eq!(models::installed_variant(&tiny, Variant::Fp32), "fp32");
 
-    let listed = fetch::format_statuses(&load(dir.path()), dir.path());
+    let listed = models::format_statuses(&load(dir.path()), dir.path());
     assert!(
         listed.contains(&format!("installed: fp32 {FILE} from {REPO}@main"))
             && listed.contains(&format!("int8: installed: int8 {FILE} from {REPO}@main")),
@@ -268,8 +238,7 @@ fn the_int8_download_installs_beside_the_float_graphs() {
 
 #[test]
 fn a_partial_download_is_resumed_with_a_range_request() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let bytes = combined();
     let half = bytes.len() / 2;
     let part = dir.path().join("tiny/download/model.onnx.part");
@@ -292,8 +261,7 @@ fn a_partial_download_is_resumed_with_a_range_request() {
 
 #[test]
 fn a_truncated_download_installs_nothing_and_resumes_next_time() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let cut = 600_000;
     server.state.lock().unwrap().truncate_next = Some(cut);
 
@@ -336,8 +304,7 @@ fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
     assert!(!part.exists());
 
     // A .part longer than the pinned size cannot be a prefix: it is dropped, not resumed.
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let part = dir.path().join("tiny/download/model.onnx.part");
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
     let mut long = bytes.clone();
@@ -352,8 +319,7 @@ fn a_server_without_ranges_or_a_stale_part_means_starting_over() {
 
 #[test]
 fn a_part_of_an_older_version_is_not_resumed() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     server.state.lock().unwrap().truncate_next = Some(500_000);
     assert!(fetch(dir.path(), "unpinned").is_err());
     let etag = dir.path().join("tiny/download/model.onnx.part.etag");
@@ -373,8 +339,7 @@ fn a_part_of_an_older_version_is_not_resumed() {
 
 #[test]
 fn a_wrong_checksum_installs_nothing() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (_server, dir) = server_and_dir();
     let err = fetch(dir.path(), "wrong").unwrap_err();
     assert!(
         matches!(err, FetchError::ChecksumMismatch { .. }),
@@ -396,13 +361,12 @@ fn a_wrong_checksum_installs_nothing() {
 
 #[test]
 fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (_server, dir) = server_and_dir();
     let report = fetch(dir.path(), "unpinned").unwrap();
     assert!(!report.sha256_pinned);
     // Another variant in the float slot (as fp16 would be) is named for what it is.
     assert_eq!(
-        fetch::installed_variant(&dir.path().join("tiny"), Variant::Fp32),
+        models::installed_variant(&dir.path().join("tiny"), Variant::Fp32),
         "unpinned"
     );
     let sha = hex::encode(Sha256::digest(combined()));
@@ -423,18 +387,17 @@ fn an_unpinned_file_reports_its_sha256_and_a_missing_file_says_404() {
 
 #[test]
 fn models_without_an_onnx_source_point_to_the_export() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let m = load(dir.path());
     for id in ["big", "bare"] {
         let spec = m.find(id).unwrap();
-        let err = fetch::fetch_model(&m, spec, &FetchOptions::new(dir.path()))
+        let err = models::fetch_model(&m, spec, &FetchOptions::new(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("models/export"), "{id}: {err}");
         assert!(!dir.path().join(id).exists());
     }
-    let err = fetch::fetch_model(&m, m.find("big").unwrap(), &FetchOptions::new(dir.path()))
+    let err = models::fetch_model(&m, m.find("big").unwrap(), &FetchOptions::new(dir.path()))
         .unwrap_err()
         .to_string();
     assert!(
@@ -449,8 +412,7 @@ fn models_without_an_onnx_source_point_to_the_export() {
 
 #[test]
 fn an_export_already_in_place_is_not_overwritten_without_force() {
-    let server = start_server();
-    let dir = model_dir(&server.url);
+    let (server, dir) = server_and_dir();
     let tiny = dir.path().join("tiny");
     std::fs::create_dir_all(&tiny).unwrap();
     std::fs::write(tiny.join("image.onnx"), b"exported").unwrap();
@@ -465,25 +427,20 @@ fn an_export_already_in_place_is_not_overwritten_without_force() {
         force: true,
         ..opts(dir.path(), "fp32")
     };
-    fetch::fetch_model(&m, m.find("tiny").unwrap(), &o).unwrap();
+    models::fetch_model(&m, m.find("tiny").unwrap(), &o).unwrap();
     assert_same_embeddings(dir.path());
 }
 
 fn shihua(dir: &Path, env_base: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shihua"))
-        .current_dir(repo_root())
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shihua"));
+    cmd.current_dir(repo_root())
         .env_remove("SHIHUA_MODEL")
         .env("SHIHUA_MODEL_DIR", dir)
         .env("SHIHUA_MODELS_BASE_URL", env_base)
         .env("RUST_LOG", "warn")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(args);
+    let (code, out, err) = support_models::run(&mut cmd, &[]);
+    (code == 0, out, err)
 }
 
 #[test]

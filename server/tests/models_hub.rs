@@ -15,6 +15,7 @@
 //!   the fixture's own data folder, with the paragraph.
 
 mod common;
+mod support_models;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +23,7 @@ use std::process::Command;
 use common::hub::Hub;
 use common::{cosine, floats, repo};
 use server::clip::preprocess::{preprocess_bytes, DEFAULT_MAX_PIXELS};
-use server::clip::{self, ClipEncoder, Device, EncoderOptions, Manifest, Variant};
+use server::clip::{ClipEncoder, Variant};
 
 const REPO: &str = "test-org/chinese-clip-hf-tiny";
 const REV: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -59,7 +60,6 @@ fn hub() -> Hub {
 /// default model is the test model, pinned like the real ViT-B-16 entry (revision, size,
 /// sha256), with an unreachable `[download] base_url` unless the environment says otherwise.
 fn model_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
     let r = refs();
     let pin = |k: &str| {
         format!(
@@ -68,20 +68,8 @@ fn model_dir() -> tempfile::TempDir {
             r["files"][k]["sha256"].as_str().unwrap()
         )
     };
-    let manifest = format!(
-        r#"
-[preprocess]
-mean = [0.48145466, 0.4578275, 0.40821073]
-std = [0.26862954, 0.26130258, 0.27577711]
-
-[tokenizer]
-file = "tokenizer.json"
-context_length = 52
-
-[download]
-base_url = "http://127.0.0.1:9"
-
-[[model]]
+    let models = format!(
+        r#"[[model]]
 id = "{ID}"
 default = true
 embed_dim = 512
@@ -103,12 +91,7 @@ image_size = 224
         fp32 = pin("fp32"),
         int8 = pin("int8"),
     );
-    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
-    std::fs::copy(
-        repo().join("models/tokenizer.json"),
-        dir.path().join("tokenizer.json"),
-    )
-    .unwrap();
+    let dir = support_models::model_dir("http://127.0.0.1:9", &models);
     std::fs::create_dir_all(dir.path().join("fixture")).unwrap();
     for f in ["image.onnx", "text.onnx"] {
         std::fs::copy(
@@ -131,28 +114,11 @@ fn shihua(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, Stri
         .env("SHIHUA_MODEL_DIR", dir)
         .env("RUST_LOG", "warn")
         .args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support_models::run(&mut cmd, env)
 }
 
 fn encoder(dir: &Path, variant: Variant) -> ClipEncoder {
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let m = Manifest::load(&dir.join("manifest.toml")).unwrap();
-    let spec = m.find(ID).unwrap();
-    let files = m.files_variant(spec, dir, variant).unwrap();
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: Device::Cpu,
-        warm_up: false,
-    };
-    ClipEncoder::load(&m, spec, &files, &opts).unwrap()
+    support_models::encoder_in(dir, ID, variant, false)
 }
 
 fn photo_path(name: &str) -> PathBuf {
@@ -176,6 +142,15 @@ fn min_cosines(enc: &ClipEncoder) -> (f64, f64) {
             .collect();
         assert_eq!(ids.ids[i * 52..(i + 1) * 52], want[..], "{}", strs[i]);
     }
+    min_cosines_to(enc, &r)
+}
+
+/// Min cosine of the encoder's embeddings to the references `r` (its `texts` and `photos`,
+/// each with its `embedding`).
+fn min_cosines_to(enc: &ClipEncoder, r: &serde_json::Value) -> (f64, f64) {
+    let texts = r["texts"].as_array().unwrap();
+    assert!(texts.len() >= 100, "{} texts", texts.len());
+    let strs: Vec<&str> = texts.iter().map(|t| t["text"].as_str().unwrap()).collect();
     let mut text_min = f64::MAX;
     for (chunk, refs) in strs.chunks(16).zip(texts.chunks(16)) {
         let got = enc.embed_texts(chunk).unwrap().vectors;
@@ -280,9 +255,7 @@ fn base_url_precedence_flag_then_env_then_hf_endpoint() {
 }
 
 fn installed_nothing(d: &Path) {
-    for f in ["image.onnx", "text.onnx", "source.json"] {
-        assert!(!d.join(ID).join(f).exists(), "{f} must not be installed");
-    }
+    support_models::assert_nothing_installed(&d.join(ID), "model.onnx");
     let download = d.join(ID).join("download");
     let left: Vec<_> = std::fs::read_dir(&download)
         .map(|r| r.map(|e| e.unwrap().file_name()).collect())
@@ -358,15 +331,7 @@ fn run_sh(d: &Path, data: &Path, photos: &Path, env: &[(&str, &str)]) -> (i32, S
         .env("RUN_PHOTOS", photos)
         .env("RUN_SERVE", "0")
         .env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support_models::run(&mut cmd, env)
 }
 
 #[test]
@@ -471,22 +436,9 @@ fn pt_model_dir() -> tempfile::TempDir {
 
 /// [`pt_model_dir`]; `onnx_too`: the model also has an ONNX export on the hub (like ViT-B-16).
 fn pt_model_dir_with(onnx_too: bool) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
     let r = pt_refs();
-    let manifest = format!(
-        r#"
-[preprocess]
-mean = [0.48145466, 0.4578275, 0.40821073]
-std = [0.26862954, 0.26130258, 0.27577711]
-
-[tokenizer]
-file = "tokenizer.json"
-context_length = 52
-
-[download]
-base_url = "http://127.0.0.1:9"
-
-[[model]]
+    let models = format!(
+        r#"[[model]]
 id = "{PT_ID}"
 default = true
 embed_dim = {dim}
@@ -507,13 +459,7 @@ checkpoint = {{ file = "clip_cn_tiny.pt", size = {size}, sha256 = "{sha}" }}
         size = r["checkpoint"]["bytes"],
         sha = r["checkpoint"]["sha256"].as_str().unwrap(),
     );
-    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
-    std::fs::copy(
-        repo().join("models/tokenizer.json"),
-        dir.path().join("tokenizer.json"),
-    )
-    .unwrap();
-    dir
+    support_models::model_dir("http://127.0.0.1:9", &models)
 }
 
 /// The converter's arguments for the narrow test model (its heads are 16 wide).
@@ -528,37 +474,10 @@ fn convert_env() -> (&'static str, String) {
 }
 
 fn assert_embeds_like_cn_clip(d: &Path) {
-    let r = pt_refs();
-    clip::runtime::init(None).expect("ONNX Runtime from .venv (run scripts/setup.sh)");
-    let m = Manifest::load(&d.join("manifest.toml")).unwrap();
-    let spec = m.find(PT_ID).unwrap();
-    let files = m.files(spec, d).unwrap();
-    let opts = EncoderOptions {
-        intra_threads: 1,
-        device: Device::Cpu,
-        warm_up: false,
-    };
-    let enc = ClipEncoder::load(&m, spec, &files, &opts).unwrap();
-    let texts = r["texts"].as_array().unwrap();
-    assert!(texts.len() >= 100);
-    let strs: Vec<&str> = texts.iter().map(|t| t["text"].as_str().unwrap()).collect();
-    let mut text_min = f64::MAX;
-    for (chunk, refs) in strs.chunks(16).zip(texts.chunks(16)) {
-        let got = enc.embed_texts(chunk).unwrap().vectors;
-        for (g, t) in got.iter().zip(refs) {
-            assert_eq!(g.len(), 256, "the manifest's dim");
-            text_min = text_min.min(cosine(g, &floats(&t["embedding"])));
-        }
-    }
-    let photos = r["photos"].as_array().unwrap();
-    assert!(photos.len() >= 20);
-    let mut image_min = f64::MAX;
-    for p in photos {
-        let bytes = std::fs::read(photo_path(p["file"].as_str().unwrap())).unwrap();
-        let (px, _) = preprocess_bytes(&bytes, enc.preprocess_spec(), DEFAULT_MAX_PIXELS).unwrap();
-        let got = enc.embed_pixels(px, 1).unwrap();
-        image_min = image_min.min(cosine(&got[0], &floats(&p["embedding"])));
-    }
+    let enc = support_models::encoder_in(d, PT_ID, Variant::Fp32, false);
+    let dim = enc.embed_texts(&["月"]).unwrap().vectors[0].len();
+    assert_eq!(dim, 256, "the manifest's dim");
+    let (text_min, image_min) = min_cosines_to(&enc, &pt_refs());
     eprintln!(
         "converted checkpoint vs cn_clip: min cosine text {text_min:.6}, image {image_min:.6}"
     );
@@ -700,15 +619,7 @@ fn a_checkpoint_comes_from_modelscope_too_and_a_bad_one_installs_nothing() {
     );
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("did not match the sha256"), "{err}");
-    let m = other.path().join(PT_ID);
-    for f in [
-        "image.onnx",
-        "text.onnx",
-        "source.json",
-        "download/clip_cn_tiny.pt",
-    ] {
-        assert!(!m.join(f).exists(), "{f} must not be installed");
-    }
+    support_models::assert_nothing_installed(&other.path().join(PT_ID), "clip_cn_tiny.pt");
 }
 
 #[test]

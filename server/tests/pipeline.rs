@@ -13,11 +13,11 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::{index_options, repo, start_and_index, test_router, LiteIndex};
 use http_body_util::BodyExt;
-use server::service::Shihua;
+use server::search::SearchEngine;
 use tower::ServiceExt;
 
-/// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), a
-/// broken JPEG, an empty PNG, a text file, a hidden folder, a symlink loop and a dangling link.
+/// A photo folder: 6 demo photos (one renamed to upper-case .JPG, one in a sub-folder), an
+/// animated GIF (indexed by its first frame), a broken JPEG, an empty PNG, a text file, a hidden folder, a symlink loop and a dangling link.
 fn photo_folder(dir: &Path) -> Vec<PathBuf> {
     let demo = repo().join("demo/photos");
     let mut names: Vec<_> = std::fs::read_dir(&demo)
@@ -39,6 +39,24 @@ fn photo_folder(dir: &Path) -> Vec<PathBuf> {
         std::fs::copy(src, &dst).unwrap();
         good.push(dst);
     }
+    // Two frames of other demo photos as an animated GIF.
+    let gif = dir.join("sub/animated.gif");
+    {
+        use image::codecs::gif::GifEncoder;
+        use image::{Delay, Frame};
+        let mut enc = GifEncoder::new(std::fs::File::create(&gif).unwrap());
+        for src in &names[8..10] {
+            let rgba = image::open(src).unwrap().thumbnail(96, 96).to_rgba8();
+            enc.encode_frame(Frame::from_parts(
+                rgba,
+                0,
+                0,
+                Delay::from_numer_denom_ms(200, 1),
+            ))
+            .unwrap();
+        }
+    }
+    good.push(gif);
     std::fs::copy(&names[7], dir.join(".hidden/secret.jpg")).unwrap();
     std::fs::write(
         dir.join("broken.jpg"),
@@ -73,10 +91,10 @@ async fn index_search_and_serve_media() {
         summary,
     } = start_and_index(tmp.path(), opts).await;
     assert_eq!(
-        summary.found, 8,
-        "6 photos + broken.jpg + empty.png; .txt and hidden skipped"
+        summary.found, 9,
+        "6 photos + a GIF + broken.jpg + empty.png; .txt and hidden skipped"
     );
-    assert_eq!(summary.indexed, 6);
+    assert_eq!(summary.indexed, 7);
     let failed: Vec<String> = summary
         .failed
         .iter()
@@ -89,7 +107,7 @@ async fn index_search_and_serve_media() {
             "{name} not reported: {failed:?}"
         );
     }
-    assert_eq!(summary.rows_in_collection, 6);
+    assert_eq!(summary.rows_in_collection, 7);
     // The summary says where the time went: every part of the pipeline did some work, and
     // the model's share is part of the run's wall time.
     let t = &summary.time;
@@ -103,10 +121,10 @@ async fn index_search_and_serve_media() {
         "{summary}"
     );
 
-    let shihua = Arc::new(Shihua::new(encoder.clone(), store.clone(), 20 << 20));
+    let shihua = Arc::new(SearchEngine::new(encoder.clone(), store.clone(), 20 << 20));
     let status = shihua.status().await.unwrap();
     assert!(status.fixture);
-    assert_eq!(status.rows, 6);
+    assert_eq!(status.rows, 7);
 
     // Text search: k results, every one an indexed photo, scores sorted.
     let res = shihua.search_text("枯藤老树昏鸦", 4).await.unwrap();
@@ -218,7 +236,7 @@ async fn index_search_and_serve_media() {
     assert_eq!(r.status(), StatusCode::OK);
     let health: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
     assert_eq!(health["variant"], "fp32", "{health}");
-    assert_eq!(health["rows"], 6, "{health}");
+    assert_eq!(health["rows"], 7, "{health}");
     let r = app
         .clone()
         .oneshot(get("/api/v1/stats".into()))
@@ -228,7 +246,7 @@ async fn index_search_and_serve_media() {
     let stats: serde_json::Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
     assert_eq!(
         stats,
-        serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 6,
+        serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 7,
             "variant_why": "chosen by the caller", "kernel": "the graphs as given"})
     );
 
@@ -333,7 +351,7 @@ async fn index_search_and_serve_media() {
     }
     // An upload over the limit is refused with 413, and the server keeps answering.
     let small = test_router(
-        Arc::new(Shihua::new(encoder.clone(), store.clone(), 4096)),
+        Arc::new(SearchEngine::new(encoder.clone(), store.clone(), 4096)),
         tmp.path(),
     );
     let big = vec![0u8; 64 * 1024];

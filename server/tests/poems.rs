@@ -68,7 +68,7 @@ fn first_poems(n: usize) -> Vec<CorpusLine> {
 struct World {
     lite: LiteIndex,
     poems: Arc<PoemLines>,
-    shihua: Arc<SearchEngine>,
+    engine: Arc<SearchEngine>,
     app: axum::Router,
     _tmp: tempfile::TempDir,
 }
@@ -94,7 +94,7 @@ async fn world(poems_n: usize) -> World {
     World {
         lite,
         poems,
-        shihua,
+        engine: shihua,
         app,
         _tmp: tmp,
     }
@@ -283,7 +283,7 @@ async fn photo_to_poem_lines_through_the_api() {
 impl World {
     async fn shihua_remember(&self, bytes: Vec<u8>) -> String {
         use app::search::SearchService;
-        self.shihua.remember_image(bytes).await.unwrap()
+        self.engine.remember_image(bytes).await.unwrap()
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{copy_demo, repo};
-use server::store::{embedded, EmbeddedMilvus};
+use server::store::{find_lite_lib_dir, EmbeddedMilvus};
 
 fn shihua(uri: &str, args: &[&str]) -> String {
     let (ok, out, err) = common::shihua(uri, args);
@@ -26,7 +26,7 @@ async fn pymilvus_reads_the_collection_like_the_article() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = tmp.path().join("photos");
     copy_demo(&photos, 8);
-    let lib = embedded::find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
+    let lib = find_lite_lib_dir(&repo()).expect("Milvus Lite in .venv");
     let milvus = EmbeddedMilvus::start(&tmp.path().join("db/m.db"), &lib)
         .await
         .unwrap();

@@ -252,7 +252,10 @@ fn a_served_site_is_safe_fair_and_shows_no_server_paths() {
     let pooled = agent();
     for i in 0..4 {
         let refused = post_picture_with(&pooled, &image_api, "10.0.0.1", &large);
-        assert_eq!(refused.status, 429, "refusal {i} on a kept-alive connection");
+        assert_eq!(
+            refused.status, 429,
+            "refusal {i} on a kept-alive connection"
+        );
     }
     let mut res = pooled.get(&format!("{base}/healthz")).call().unwrap();
     assert_eq!(res.status().as_u16(), 200, "the same client's next request");

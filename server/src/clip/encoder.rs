@@ -153,7 +153,7 @@ impl ClipEncoder {
         self
     }
 
-    /// Names what the loaded graphs are (default `fp32`): see `fetch::installed_variant`.
+    /// Names what the loaded graphs are (default `fp32`): see `models::status::installed_variant`.
     pub fn with_variant(mut self, variant: impl Into<String>) -> Self {
         self.variant = variant.into();
         self

@@ -25,3 +25,13 @@ pub enum ClipError {
     #[error("the model returned {got} values per item, the manifest says {expected}")]
     DimMismatch { expected: usize, got: usize },
 }
+
+impl From<crate::image::DecodeError> for ClipError {
+    /// The same two kinds, with the same texts: the HTTP layer matches on `ClipError`.
+    fn from(e: crate::image::DecodeError) -> Self {
+        match e {
+            crate::image::DecodeError::Decode(m) => ClipError::Decode(m),
+            crate::image::DecodeError::TooManyPixels(m) => ClipError::TooManyPixels(m),
+        }
+    }
+}

@@ -1,14 +1,10 @@
 //! Chinese-CLIP in Rust: the model manifest, cn_clip-faithful preprocessing and tokenisation,
 //! and the ONNX Runtime encoder that turns photos and poems into L2-normalised vectors.
 
-pub mod convert;
 pub mod cpu_features;
 pub mod encoder;
 pub mod error;
-pub mod fetch;
-pub mod int8_signed;
 pub mod manifest;
-pub mod onnx_split;
 pub mod preprocess;
 pub mod runtime;
 pub mod text_cache;

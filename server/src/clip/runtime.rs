@@ -14,27 +14,21 @@ pub fn find_dylib(start: &Path) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         return Some(PathBuf::from(p));
     }
-    for dir in start.ancestors() {
-        let lib = dir.join(".venv").join("lib");
-        let Ok(entries) = std::fs::read_dir(&lib) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let capi = e.path().join("site-packages/onnxruntime/capi");
-            if let Ok(files) = std::fs::read_dir(&capi) {
-                let mut found: Vec<PathBuf> = files
-                    .flatten()
-                    .map(|f| f.path())
-                    .filter(|p| {
-                        p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-                    })
-                    .collect();
-                found.sort();
-                if let Some(p) = found.pop() {
-                    return Some(p);
-                }
+    for site in crate::paths::venv_site_packages(start) {
+        let capi = site.join("onnxruntime/capi");
+        if let Ok(files) = std::fs::read_dir(&capi) {
+            let mut found: Vec<PathBuf> = files
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+                })
+                .collect();
+            found.sort();
+            if let Some(p) = found.pop() {
+                return Some(p);
             }
         }
     }

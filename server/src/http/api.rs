@@ -135,7 +135,7 @@ async fn search(
     })
     .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
     Ok(Json(ApiResults::new(
-        st.shihua.search(query, k).await?,
+        st.engine.search(query, k).await?,
         &site.base,
     )))
 }
@@ -145,7 +145,7 @@ async fn search_image(
     Extension(site): Extension<SiteAssets>,
     req: Request,
 ) -> Result<Json<ApiResults>, ApiError> {
-    let form = super::upload::read_request(req, st.shihua.max_upload_bytes()).await?;
+    let form = super::upload::read_request(req, st.engine.max_upload_bytes()).await?;
     let k = parse_k(form.k.as_deref())?;
     let image = form.image.ok_or_else(|| {
         ApiError(SearchError::BadRequest(format!(
@@ -153,7 +153,7 @@ async fn search_image(
         )))
     })?;
     Ok(Json(ApiResults::new(
-        st.shihua.search_image(image, k).await?,
+        st.engine.search_image(image, k).await?,
         &site.base,
     )))
 }
@@ -174,7 +174,7 @@ async fn similar(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
-    let hits = st.shihua.similar(id, k).await?;
+    let hits = st.engine.similar(id, k).await?;
     Ok(Json(ApiResults {
         results: hits.into_iter().map(|h| api_hit(h, &site.base)).collect(),
         took_ms: start.elapsed().as_millis() as u64,
@@ -185,12 +185,12 @@ async fn similar(
 }
 
 async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let s = st.shihua.status().await?;
+    let s = st.engine.status().await?;
     Ok(Json(json!({
         "model": s.model_id,
-        "variant": st.shihua.encoder().variant(),
-        "variant_why": st.shihua.encoder().variant_why(),
-        "kernel": st.shihua.encoder().kernel(),
+        "variant": st.engine.encoder().variant(),
+        "variant_why": st.engine.encoder().variant_why(),
+        "kernel": st.engine.encoder().kernel(),
         "fixture": s.fixture,
         "rows": s.rows,
     })))

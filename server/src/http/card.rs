@@ -76,7 +76,7 @@ fn nonempty(v: Option<String>) -> Option<String> {
 }
 
 async fn content(st: &AppState, p: CardParams) -> Result<Content, app::search::SearchError> {
-    let svc = &st.shihua;
+    let svc = &st.engine;
     let tall = p.tall.as_deref() == Some("1");
     if let Some(poem) = nonempty(p.poem) {
         let board = svc
@@ -145,9 +145,9 @@ async fn content(st: &AppState, p: CardParams) -> Result<Content, app::search::S
 /// A photo or query picture, shrunk for the card; `None` if it cannot be read.
 async fn load_photo(st: &AppState, id: &str) -> Option<DynamicImage> {
     let bytes: Vec<u8> = if let Some(q) = id.strip_prefix("q:") {
-        st.shihua.query_images().preview(q)?.as_ref().clone()
+        st.engine.query_images().preview(q)?.as_ref().clone()
     } else {
-        let path = st.shihua.photo_path(id.parse().ok()?).await.ok()??;
+        let path = st.engine.photo_path(id.parse().ok()?).await.ok()??;
         tokio::fs::read(path).await.ok()?
     };
     tokio::task::spawn_blocking(move || {

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use super::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let encoder = state.shihua.encoder();
+    let encoder = state.engine.encoder();
     let spec = encoder.spec();
-    match state.shihua.store().count().await {
+    match state.engine.store().count().await {
         Ok(rows) => (
             StatusCode::OK,
             Json(json!({

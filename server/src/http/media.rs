@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::clip::preprocess::{decode, DEFAULT_MAX_PIXELS};
-use crate::thumbnail::jpeg_thumbnail;
+use crate::clip::preprocess::DEFAULT_MAX_PIXELS;
+use crate::image::decode::decode;
+use crate::image::thumbnail::jpeg_thumbnail;
 
 /// Thumbnail widths are rounded up to one of these, so the cache stays small.
 pub const THUMB_WIDTHS: [u32; 5] = [120, 240, 480, 960, 1600];
@@ -65,7 +66,7 @@ pub fn thumb_width(w: Option<u32>) -> u32 {
 
 async fn lookup(state: &AppState, id: &str) -> Result<(i64, PathBuf), Response> {
     let id: i64 = id.parse().map_err(|_| not_found("no such photo"))?;
-    match state.shihua.photo_path(id).await {
+    match state.engine.photo_path(id).await {
         Ok(Some(p)) => Ok((id, p)),
         Ok(None) => Err(not_found("no such photo")),
         Err(e) => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()),
@@ -197,7 +198,7 @@ pub async fn query_picture(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    match state.shihua.query_images().preview(&id) {
+    match state.engine.query_images().preview(&id) {
         // Content-addressed: the same id is always the same picture.
         Some(bytes) => respond(bytes.to_vec(), "image/jpeg", format!("\"{id}\""), &headers),
         None => not_found("this query picture has expired or never existed"),

@@ -55,7 +55,7 @@ async fn poems(
         like: p.like,
         w: None,
     };
-    let results = st.shihua.poem_lines(query, k).await?;
+    let results = st.engine.poem_lines(query, k).await?;
     Ok(Json(PoemResults { results }))
 }
 
@@ -85,7 +85,7 @@ async fn storyboard(
 ) -> Result<Json<ApiStoryboard>, ApiError> {
     let alts = parse_alts(p.alt.as_deref().unwrap_or_default());
     let board = st
-        .shihua
+        .engine
         .storyboard(p.poem.unwrap_or_default(), alts)
         .await?;
     Ok(Json(ApiStoryboard {

@@ -26,7 +26,7 @@ use crate::search::SearchEngine;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The search engine (the field keeps the project's name).
-    pub shihua: Arc<SearchEngine>,
+    pub engine: Arc<SearchEngine>,
     pub thumbs: Arc<ThumbCache>,
 }
 
@@ -63,7 +63,7 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
         .first()
         .map(|r| r.path().to_string())
         .unwrap_or_else(|| "/".into());
-    let search: SharedSearch = state.shihua.clone();
+    let search: SharedSearch = state.engine.clone();
     let uploads: SharedUploadReader = Arc::new(super::upload::MultipartReader);
     let context = move || {
         provide_context(search.clone());
@@ -72,7 +72,7 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
     };
     let body_limit = {
         use app::search::SearchService;
-        super::upload::body_limit(state.shihua.max_upload_bytes())
+        super::upload::body_limit(state.engine.max_upload_bytes())
     };
     let site_root = PathBuf::from(state.leptos_options.site_root.as_ref());
     let limits = Arc::new(ClientLimits::new(web.fairness).draining_bodies_up_to(body_limit));

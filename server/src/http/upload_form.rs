@@ -18,7 +18,7 @@ pub async fn upload(
     req: Request,
 ) -> Response {
     let fail = |e| failure(&assets, e);
-    let image = match super::upload::read_request(req, st.shihua.max_upload_bytes()).await {
+    let image = match super::upload::read_request(req, st.engine.max_upload_bytes()).await {
         Ok(form) => form.image,
         Err(e) => return fail(e),
     };
@@ -27,7 +27,7 @@ pub async fn upload(
             "请选择一张图片 · choose a picture to search with".into(),
         ));
     };
-    match st.shihua.remember_image(image).await {
+    match st.engine.remember_image(image).await {
         Ok(id) => Redirect::to(&format!(
             "{}{}",
             assets.base,

@@ -46,7 +46,7 @@ pub use self::shard::Shard;
 pub use self::summary::{progress_bar, IndexSummary, ShardOutcome, Skipped, TimeSpent};
 
 /// Extensions indexed by default (case-insensitive).
-pub const DEFAULT_EXTS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
+pub const DEFAULT_EXTS: [&str; 5] = ["jpg", "jpeg", "png", "webp", "gif"];
 
 /// Images per model call on the CPU. On the 2-core benchmark machine 1, 2 and 16 index at
 /// the same speed within run-to-run noise (`shihua index` int8, 200 photos, three interleaved

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::{Corpus, PoemLines};
 use crate::config::Common;
-use crate::service::Shihua;
+use crate::search::SearchEngine;
 use crate::startup;
 
 #[derive(Subcommand)]
@@ -53,12 +53,12 @@ pub async fn run(cfg: &Common, action: PoemsCmd) -> anyhow::Result<()> {
                 };
                 let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
                 let summary = poems.index(&encoder, &lines, progress).await?;
-                println!("{summary}");
+                crate::outln!("{summary}")?;
                 Ok(())
             }
             PoemsCmd::Search { text, k, json } => {
                 poems.store().load().await?;
-                let svc = Shihua::new(encoder.clone(), opened.store.clone(), usize::MAX)
+                let svc = SearchEngine::new(encoder.clone(), opened.store.clone(), usize::MAX)
                     .with_poems(std::sync::Arc::new(poems));
                 let query = PoemQuery {
                     q: text,
@@ -69,10 +69,10 @@ pub async fn run(cfg: &Common, action: PoemsCmd) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
                 if json {
-                    println!("{}", serde_json::to_string(&lines)?);
+                    crate::outln!("{}", serde_json::to_string(&lines)?)?;
                 } else {
                     for (i, l) in lines.iter().enumerate() {
-                        println!(
+                        crate::outln!(
                             "{:>3}  {:.4}  {}  ——{}〔{}〕《{}》",
                             i + 1,
                             l.score,
@@ -80,7 +80,7 @@ pub async fn run(cfg: &Common, action: PoemsCmd) -> anyhow::Result<()> {
                             l.author,
                             l.dynasty,
                             l.title
-                        );
+                        )?;
                     }
                 }
                 Ok(())

@@ -1,5 +1,5 @@
 //! The search service's poem methods (the `SearchService` port's `poem_lines` and
-//! `storyboard`, implemented on [`Shihua`]): lines for a picture, a photo or a text from the
+//! `storyboard`, implemented on [`SearchEngine`]): lines for a picture, a photo or a text from the
 //! `poem_lines` collection, and a whole-poem storyboard over the photo collection.
 
 use std::collections::HashMap;
@@ -11,12 +11,12 @@ use app::search::{Hit, SearchError, MAX_K};
 use super::split::split_poem;
 use super::store::LineHit;
 use super::storyboard::{apply_alts, assign, Candidate};
-use crate::service::{clean_query, store_error, Shihua};
+use crate::search::{clean_query, store_error, SearchEngine};
 
 /// Candidate photos per line beyond the number of lines (so "another photo" has room).
 const EXTRA_CANDIDATES: usize = 8;
 
-impl Shihua {
+impl SearchEngine {
     /// 以图寻诗: the `k` corpus lines closest to an uploaded picture, a collection photo or a
     /// text (the first of `img`, `like`, `q` that is given).
     pub async fn find_lines(&self, q: PoemQuery, k: usize) -> Result<Vec<PoemLine>, SearchError> {

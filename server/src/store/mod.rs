@@ -13,7 +13,3 @@ pub use self::error::StoreError;
 pub use self::lite::{find_lite_lib_dir, spawn_watchdog, EmbeddedMilvus};
 pub use self::milvus::{CollectionInfo, IndexInfo, IndexKind, MilvusStore, StoreConfig};
 pub use self::row::{IndexedFile, NewRow, StoredHit, StoredRow};
-
-/// The old path of [`lite`] (`store::embedded::find_lite_lib_dir`,
-/// `store::embedded::EmbeddedMilvus`), kept for the code that still names it.
-pub use self::lite as embedded;

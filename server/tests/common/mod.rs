@@ -16,7 +16,7 @@ use server::clip::{self, ClipEncoder, EncoderOptions, Manifest, Variant};
 use server::http::fairness::FairnessConfig;
 use server::http::{media::ThumbCache, router_with, AppState, WebOptions};
 use server::ingest::{index_folder, IndexOptions, IndexSummary};
-use server::service::Shihua;
+use server::search::SearchEngine;
 use server::store::{find_lite_lib_dir, EmbeddedMilvus, MilvusStore, StoreConfig, StoreError};
 
 pub fn repo() -> PathBuf {
@@ -330,7 +330,7 @@ pub async fn start_and_index(tmp: &Path, opts: IndexOptions) -> LiteIndex {
 /// The whole HTTP router over `shihua`, with a thumbnail cache under `tmp`. Every request of
 /// a test comes from one client, so the per-client picture limits are lifted here; the limits
 /// themselves are tested through `shihua serve` in site_serve.rs.
-pub fn test_router(shihua: Arc<Shihua>, tmp: &Path) -> axum::Router {
+pub fn test_router(shihua: Arc<SearchEngine>, tmp: &Path) -> axum::Router {
     let web = WebOptions {
         fairness: FairnessConfig {
             per_minute: 1_000_000,
@@ -344,7 +344,7 @@ pub fn test_router(shihua: Arc<Shihua>, tmp: &Path) -> axum::Router {
             leptos_options: leptos::prelude::LeptosOptions::builder()
                 .output_name("shihua")
                 .build(),
-            shihua,
+            engine: shihua,
             thumbs: Arc::new(ThumbCache::new(tmp.join("thumbs")).unwrap()),
         },
         web,

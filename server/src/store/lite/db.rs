@@ -16,12 +16,9 @@ use std::path::{Path, PathBuf};
 
 use crate::store::error::StoreError;
 
+/// `crate::paths::absolute` with the store's error.
 pub(crate) fn absolute(p: &Path) -> Result<PathBuf, StoreError> {
-    if p.is_absolute() {
-        return Ok(p.to_path_buf());
-    }
-    let cwd = std::env::current_dir().map_err(|e| StoreError::io("reading the current dir", e))?;
-    Ok(cwd.join(p))
+    crate::paths::absolute(p).map_err(|e| StoreError::io("reading the current dir", e))
 }
 
 /// Milvus Lite's own rules (from its launcher): `^[a-zA-Z0-9.\-_]+$`, at most 36 characters.

@@ -15,7 +15,7 @@
 //!
 //! The result is cached next to the source (`image.int8.onnx` → `image.int8.s8.onnx`) with a
 //! stamp (`image.int8.s8.json`: the source's size, mtime and SHA-256), made at first load and
-//! made again when the source changes. Like `onnx_split`, this works on the protobuf wire
+//! made again when the source changes. Like the tower split ([`super::split`]), this works on the protobuf wire
 //! format: only the flipped tensors are rewritten, everything else is copied byte for byte.
 
 use std::borrow::Cow;
@@ -25,49 +25,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::onnx_split::pb;
+use super::pb::{self, *};
 
 /// Why a graph could not be re-encoded (the caller keeps the uint8 graph and says why).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Int8Error(pub String);
-
-fn bad(msg: impl Into<String>) -> Int8Error {
-    Int8Error(msg.into())
-}
-
-impl From<super::onnx_split::SplitError> for Int8Error {
-    fn from(e: super::onnx_split::SplitError) -> Self {
-        Int8Error(e.0)
-    }
-}
-
-// ONNX field numbers (onnx/onnx.proto).
-const MODEL_GRAPH: u32 = 7;
-const MODEL_METADATA: u32 = 14;
-const GRAPH_NODE: u32 = 1;
-const GRAPH_INITIALIZER: u32 = 5;
-const GRAPH_INPUT: u32 = 11;
-const GRAPH_OUTPUT: u32 = 12;
-const GRAPH_VALUE_INFO: u32 = 13;
-const NODE_INPUT: u32 = 1;
-const NODE_OP_TYPE: u32 = 4;
-const NODE_ATTRIBUTE: u32 = 5;
-const ATTR_G: u32 = 6;
-const ATTR_GRAPHS: u32 = 11;
-const TENSOR_DATA_TYPE: u32 = 2;
-const TENSOR_INT32_DATA: u32 = 5;
-const TENSOR_NAME: u32 = 8;
-const TENSOR_RAW_DATA: u32 = 9;
-const TENSOR_DATA_LOCATION: u32 = 14;
-const VALUE_INFO_NAME: u32 = 1;
-const VALUE_INFO_TYPE: u32 = 2;
-const TYPE_TENSOR: u32 = 1;
-const TENSOR_TYPE_ELEM: u32 = 1;
-
-/// ONNX `TensorProto.DataType`.
-pub const UINT8: i32 = 2;
-pub const INT8: i32 = 3;
+pub type Int8Error = OnnxError;
 
 /// The metadata key a re-encoded model carries.
 pub const METADATA_KEY: &str = "shihua.int8_weights";
@@ -102,33 +63,6 @@ struct Init<'a> {
     fields: Vec<pb::Field<'a>>,
 }
 
-/// Every value name read anywhere inside a subgraph (If/Loop/Scan bodies).
-fn subgraph_reads<'a>(graph: &'a [u8], out: &mut HashSet<&'a str>) -> Result<(), Int8Error> {
-    for f in pb::fields(graph)? {
-        if f.num == GRAPH_NODE {
-            for nf in pb::fields(f.bytes()?)? {
-                match nf.num {
-                    NODE_INPUT => {
-                        out.insert(nf.string()?);
-                    }
-                    NODE_ATTRIBUTE => attr_graph_reads(nf.bytes()?, out)?,
-                    _ => {}
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn attr_graph_reads<'a>(attr: &'a [u8], out: &mut HashSet<&'a str>) -> Result<(), Int8Error> {
-    for a in pb::fields(attr)? {
-        if a.num == ATTR_G || a.num == ATTR_GRAPHS {
-            subgraph_reads(a.bytes()?, out)?;
-        }
-    }
-    Ok(())
-}
-
 fn parse_init(body: &[u8]) -> Result<(&str, Init<'_>), Int8Error> {
     let fields = pb::fields(body)?;
     let mut name = "";
@@ -160,20 +94,8 @@ fn int32_values(f: &pb::Field, out: &mut Vec<i64>) -> Result<(), Int8Error> {
             // packed: a run of varints
             let mut pos = 0;
             while pos < b.len() {
-                let mut v: u64 = 0;
-                let mut shift = 0;
-                loop {
-                    let byte = *b.get(pos).ok_or_else(|| bad("truncated int32_data"))?;
-                    pos += 1;
-                    v |= u64::from(byte & 0x7f) << shift;
-                    if byte & 0x80 == 0 {
-                        break;
-                    }
-                    shift += 7;
-                    if shift >= 64 {
-                        return Err(bad("malformed int32_data"));
-                    }
-                }
+                let v =
+                    pb::read_varint(b, &mut pos).map_err(|e| bad(format!("int32_data: {e}")))?;
                 out.push(v as i64);
             }
         }
@@ -217,60 +139,12 @@ fn signed_tensor(init: &Init) -> Result<Vec<u8>, Int8Error> {
     Ok(out)
 }
 
-/// A ValueInfoProto with its tensor element type set to `elem`.
-fn retyped_value_info(vi: &[u8], elem: i32) -> Result<Vec<u8>, Int8Error> {
-    let mut out = Vec::new();
-    for f in pb::fields(vi)? {
-        if f.num != VALUE_INFO_TYPE {
-            out.extend_from_slice(f.raw);
-            continue;
-        }
-        let mut ty = Vec::new();
-        for t in pb::fields(f.bytes()?)? {
-            if t.num != TYPE_TENSOR {
-                ty.extend_from_slice(t.raw);
-                continue;
-            }
-            let mut tt = Vec::new();
-            for e in pb::fields(t.bytes()?)? {
-                if e.num == TENSOR_TYPE_ELEM {
-                    pb::put_uint(&mut tt, TENSOR_TYPE_ELEM, elem as u64);
-                } else {
-                    tt.extend_from_slice(e.raw);
-                }
-            }
-            pb::put_bytes(&mut ty, TYPE_TENSOR, &tt);
-        }
-        pb::put_bytes(&mut out, VALUE_INFO_TYPE, &ty);
-    }
-    Ok(out)
-}
-
-fn value_info_name(vi: &[u8]) -> Result<&str, Int8Error> {
-    for f in pb::fields(vi)? {
-        if f.num == VALUE_INFO_NAME {
-            return Ok(f.string()?);
-        }
-    }
-    Ok("")
-}
-
-fn model_graph(model: &[u8]) -> Result<&[u8], Int8Error> {
-    let fields =
-        pb::fields(model).map_err(|e| bad(format!("not an ONNX model (protobuf: {e})")))?;
-    let graph = fields
-        .iter()
-        .find(|f| f.num == MODEL_GRAPH)
-        .ok_or_else(|| bad("not an ONNX model: it has no graph"))?;
-    Ok(graph.bytes()?)
-}
-
 /// Which initializers to flip, and the report (nothing written).
 fn plan(graph: &[u8]) -> Result<(HashSet<String>, Reencoded), Int8Error> {
     let mut nodes: Vec<NodeInfo> = Vec::new();
     let mut inits: HashMap<&str, Init> = HashMap::new();
     // Names read by something that is not a top-level node input (kept as they are).
-    let mut other_reads: HashSet<&str> = HashSet::new();
+    let mut other_reads: Vec<&str> = Vec::new();
     for f in pb::fields(graph)? {
         match f.num {
             GRAPH_NODE => {
@@ -282,7 +156,7 @@ fn plan(graph: &[u8]) -> Result<(HashSet<String>, Reencoded), Int8Error> {
                     match nf.num {
                         NODE_INPUT => n.inputs.push(nf.string()?),
                         NODE_OP_TYPE => n.op = nf.string()?,
-                        NODE_ATTRIBUTE => attr_graph_reads(nf.bytes()?, &mut other_reads)?,
+                        NODE_ATTRIBUTE => pb::attribute_reads(nf.bytes()?, &mut other_reads)?,
                         _ => {}
                     }
                 }
@@ -293,11 +167,12 @@ fn plan(graph: &[u8]) -> Result<(HashSet<String>, Reencoded), Int8Error> {
                 inits.insert(name, init);
             }
             GRAPH_OUTPUT => {
-                other_reads.insert(value_info_name(f.bytes()?)?);
+                other_reads.push(pb::value_info_name(f.bytes()?)?);
             }
             _ => {}
         }
     }
+    let other_reads: HashSet<&str> = other_reads.into_iter().collect();
     // Every (node, input index) that reads each name.
     let mut readers: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -391,7 +266,7 @@ fn plan(graph: &[u8]) -> Result<(HashSet<String>, Reencoded), Int8Error> {
 /// Rewrite `model` (the bytes of a uint8-weight int8 .onnx file) with int8 weights into
 /// `out`. Returns what was flipped; when nothing was (`tensors == 0`), nothing is written.
 pub fn reencode(model: &[u8], out: &mut impl Write) -> Result<Reencoded, Int8Error> {
-    let graph = model_graph(model)?;
+    let graph = pb::model_graph(model)?;
     let (flip, report) = plan(graph)?;
     if flip.is_empty() {
         return Ok(report);
@@ -408,8 +283,8 @@ pub fn reencode(model: &[u8], out: &mut impl Write) -> Result<Reencoded, Int8Err
                     continue;
                 }
             }
-            GRAPH_INPUT | GRAPH_VALUE_INFO if flip.contains(value_info_name(f.bytes()?)?) => {
-                let vi = retyped_value_info(f.bytes()?, INT8)?;
+            GRAPH_INPUT | GRAPH_VALUE_INFO if flip.contains(pb::value_info_name(f.bytes()?)?) => {
+                let vi = pb::retype_value_info(f.bytes()?, INT8)?;
                 parts.push(Cow::Owned(pb::len_prefix(f.num, vi.len())));
                 parts.push(Cow::Owned(vi));
                 continue;
@@ -422,19 +297,10 @@ pub fn reencode(model: &[u8], out: &mut impl Write) -> Result<Reencoded, Int8Err
     let mut has_meta = false;
     for f in pb::fields(model)? {
         if f.num == MODEL_GRAPH {
-            let len: usize = parts.iter().map(|p| p.len()).sum();
-            out.write_all(&pb::len_prefix(MODEL_GRAPH, len))
-                .map_err(w)?;
-            for p in &parts {
-                out.write_all(p).map_err(w)?;
-            }
+            pb::write_graph(out, &parts).map_err(w)?;
             continue;
         }
-        if f.num == MODEL_METADATA {
-            has_meta |= pb::fields(f.bytes()?)?
-                .iter()
-                .any(|e| e.num == 1 && e.bytes().ok() == Some(METADATA_KEY.as_bytes()));
-        }
+        has_meta |= pb::is_metadata_entry(&f, METADATA_KEY)?;
         out.write_all(f.raw).map_err(w)?;
     }
     if !has_meta {
@@ -601,238 +467,4 @@ pub fn ensure_signed(source: &Path) -> Result<SignedGraph, Int8Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../models/fixture")
-                .join(name),
-        )
-        .expect("models/fixture (models/scripts/make_fixture_int8.py)")
-    }
-
-    /// name -> (data_type, values as i64, in order)
-    fn tensors(model: &[u8]) -> HashMap<String, (i32, Vec<i64>)> {
-        let mut out = HashMap::new();
-        for f in pb::fields(model_graph(model).unwrap()).unwrap() {
-            if f.num != GRAPH_INITIALIZER {
-                continue;
-            }
-            let (name, init) = parse_init(f.bytes().unwrap()).unwrap();
-            let dt = init.data_type.unwrap();
-            let mut vals = Vec::new();
-            for tf in &init.fields {
-                match tf.num {
-                    TENSOR_RAW_DATA if dt == UINT8 => {
-                        vals.extend(tf.bytes().unwrap().iter().map(|&b| i64::from(b)))
-                    }
-                    TENSOR_RAW_DATA if dt == INT8 => {
-                        vals.extend(tf.bytes().unwrap().iter().map(|&b| i64::from(b as i8)))
-                    }
-                    TENSOR_INT32_DATA => int32_values(tf, &mut vals).unwrap(),
-                    _ => {}
-                }
-            }
-            out.insert(name.to_string(), (dt, vals));
-        }
-        out
-    }
-
-    fn weight_pairs(model: &[u8]) -> Vec<(String, String)> {
-        let mut pairs = Vec::new();
-        for f in pb::fields(model_graph(model).unwrap()).unwrap() {
-            if f.num != GRAPH_NODE {
-                continue;
-            }
-            let mut op = "";
-            let mut inputs = Vec::new();
-            for nf in pb::fields(f.bytes().unwrap()).unwrap() {
-                match nf.num {
-                    NODE_OP_TYPE => op = nf.string().unwrap(),
-                    NODE_INPUT => inputs.push(nf.string().unwrap().to_string()),
-                    _ => {}
-                }
-            }
-            if WEIGHT_OPS.contains(&op) && inputs.len() > B_ZERO_POINT {
-                pairs.push((inputs[B].clone(), inputs[B_ZERO_POINT].clone()));
-            }
-        }
-        pairs
-    }
-
-    #[test]
-    fn every_weight_keeps_its_real_value() {
-        for tower in ["image.int8.onnx", "text.int8.onnx"] {
-            let model = fixture(tower);
-            let mut out = Vec::new();
-            let report = reencode(&model, &mut out).unwrap();
-            let pairs = weight_pairs(&model);
-            assert!(!pairs.is_empty(), "{tower} has no MatMulInteger weights");
-            assert_eq!(report.nodes, pairs.len(), "{tower}: {report:?}");
-            assert_eq!(report.kept, 0, "{tower}: {report:?}");
-            let before = tensors(&model);
-            let after = tensors(&out);
-            assert_eq!(before.len(), after.len());
-            let mut checked = 0;
-            for (b, zp) in &pairs {
-                let (bt, bq) = &before[b];
-                let (zt, bz) = &before[zp];
-                let (at, aq) = &after[b];
-                let (azt, az) = &after[zp];
-                assert_eq!((*bt, *zt, *at, *azt), (UINT8, UINT8, INT8, INT8), "{b}");
-                assert_eq!(bq.len(), aq.len());
-                // Per-tensor (one zero point) or per-channel (one per column).
-                let zp_of = |z: &Vec<i64>, k: usize| z[if z.len() == 1 { 0 } else { k % z.len() }];
-                for k in 0..bq.len() {
-                    assert_eq!(
-                        bq[k] - zp_of(bz, k),
-                        aq[k] - zp_of(az, k),
-                        "{tower} {b}[{k}]: q - zp changed"
-                    );
-                    assert!((-128..=127).contains(&aq[k]));
-                }
-                checked += bq.len();
-            }
-            assert!(checked > 1000, "{tower}: only {checked} weights checked");
-            // Nothing else changed: the rest of the tensors are byte-identical.
-            let flipped: HashSet<&String> = pairs.iter().flat_map(|(b, z)| [b, z]).collect();
-            for (name, t) in &before {
-                if !flipped.contains(name) {
-                    assert_eq!(t, &after[name], "{name} changed");
-                }
-            }
-            // Re-encoding the result finds nothing left to flip.
-            let mut again = Vec::new();
-            let second = reencode(&out, &mut again).unwrap();
-            assert_eq!((second.tensors, second.kept), (0, report.nodes));
-            assert!(again.is_empty());
-            assert!(second.kept_why[0].contains("already int8"), "{second:?}");
-        }
-    }
-
-    #[test]
-    fn the_pattern_covers_all_256_values() {
-        // Every uint8 q and zero point z: (q ^ 0x80) as i8 - (z ^ 0x80) as i8 == q - z.
-        for q in 0..=255u8 {
-            for z in [0u8, 1, 127, 128, 200, 255] {
-                let before = i32::from(q) - i32::from(z);
-                let after = i32::from((q ^ 0x80) as i8) - i32::from((z ^ 0x80) as i8);
-                assert_eq!(before, after, "q={q} z={z}");
-            }
-        }
-        // int32_data storage (non-raw) is re-encoded too.
-        let mut t = Vec::new();
-        pb::put_uint(&mut t, TENSOR_DATA_TYPE, UINT8 as u64);
-        pb::put_bytes(&mut t, TENSOR_NAME, b"w");
-        let mut packed = Vec::new();
-        for v in [0u64, 128, 255] {
-            pb::put_varint(&mut packed, v);
-        }
-        pb::put_bytes(&mut t, TENSOR_INT32_DATA, &packed);
-        let (_, init) = parse_init(&t).unwrap();
-        let signed = signed_tensor(&init).unwrap();
-        let (_, init) = parse_init(&signed).unwrap();
-        assert_eq!(init.data_type, Some(INT8));
-        let mut vals = Vec::new();
-        for f in &init.fields {
-            if f.num == TENSOR_INT32_DATA {
-                int32_values(f, &mut vals).unwrap();
-            }
-        }
-        let vals: Vec<i32> = vals.into_iter().map(|v| v as i32).collect();
-        assert_eq!(vals, [-128, 0, 127]);
-    }
-
-    #[test]
-    fn a_weight_read_by_another_op_is_left_alone() {
-        // MatMulInteger(a, w, , w_zp) and Identity(w): w must stay uint8, with its zero point.
-        let node = |op: &str, inputs: &[&str], out: &str| {
-            let mut n = Vec::new();
-            for i in inputs {
-                pb::put_bytes(&mut n, NODE_INPUT, i.as_bytes());
-            }
-            pb::put_bytes(&mut n, 2, out.as_bytes());
-            pb::put_bytes(&mut n, NODE_OP_TYPE, op.as_bytes());
-            n
-        };
-        let tensor = |name: &str| {
-            let mut t = Vec::new();
-            pb::put_uint(&mut t, 1, 1);
-            pb::put_uint(&mut t, TENSOR_DATA_TYPE, UINT8 as u64);
-            pb::put_bytes(&mut t, TENSOR_NAME, name.as_bytes());
-            pb::put_bytes(&mut t, TENSOR_RAW_DATA, &[200]);
-            t
-        };
-        let graph = |shared: bool| {
-            let mut g = Vec::new();
-            pb::put_bytes(
-                &mut g,
-                GRAPH_NODE,
-                &node("MatMulInteger", &["a", "w", "", "w_zp"], "y"),
-            );
-            pb::put_bytes(
-                &mut g,
-                GRAPH_NODE,
-                &node("MatMulInteger", &["a", "v", "", "v_zp"], "z"),
-            );
-            if shared {
-                pb::put_bytes(&mut g, GRAPH_NODE, &node("Identity", &["w"], "w2"));
-            }
-            for t in ["w", "w_zp", "v", "v_zp"] {
-                pb::put_bytes(&mut g, GRAPH_INITIALIZER, &tensor(t));
-            }
-            let mut m = Vec::new();
-            pb::put_bytes(&mut m, MODEL_GRAPH, &g);
-            m
-        };
-        let mut out = Vec::new();
-        let all = reencode(&graph(false), &mut out).unwrap();
-        assert_eq!((all.nodes, all.tensors, all.kept), (2, 4, 0));
-        let mut out = Vec::new();
-        let some = reencode(&graph(true), &mut out).unwrap();
-        assert_eq!((some.nodes, some.tensors, some.kept), (1, 2, 1), "{some:?}");
-        let t = tensors(&out);
-        assert_eq!(t["w"], (UINT8, vec![200]));
-        assert_eq!(t["w_zp"], (UINT8, vec![200]));
-        assert_eq!(t["v"], (INT8, vec![72]));
-        assert_eq!(t["v_zp"], (INT8, vec![72]));
-    }
-
-    #[test]
-    fn the_cache_is_made_once_and_again_when_the_source_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("image.int8.onnx");
-        std::fs::write(&src, fixture("image.int8.onnx")).unwrap();
-        let first = ensure_signed(&src).unwrap();
-        assert!(first.made_now);
-        assert_eq!(first.path, dir.path().join("image.int8.s8.onnx"));
-        assert!(dir.path().join("image.int8.s8.json").is_file());
-        let second = ensure_signed(&src).unwrap();
-        assert!(!second.made_now);
-        assert_eq!(second.report, first.report);
-        // A cache stamped by another re-encoding format: made again.
-        let stamp = dir.path().join("image.int8.s8.json");
-        let old = std::fs::read_to_string(&stamp)
-            .unwrap()
-            .replace("\"format\": 1", "\"format\": 0");
-        std::fs::write(&stamp, old).unwrap();
-        assert!(ensure_signed(&src).unwrap().made_now);
-        assert!(!ensure_signed(&src).unwrap().made_now);
-        // Another graph at the same path: made again.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&src, fixture("text.int8.onnx")).unwrap();
-        let third = ensure_signed(&src).unwrap();
-        assert!(third.made_now);
-        let mut want = Vec::new();
-        reencode(&fixture("text.int8.onnx"), &mut want).unwrap();
-        assert_eq!(std::fs::read(&third.path).unwrap(), want);
-        // A graph that is already signed is used as it is.
-        std::fs::write(&src, &want).unwrap();
-        let same = ensure_signed(&src).unwrap();
-        assert_eq!(same.path, src);
-        assert_eq!(same.report.tensors, 0);
-        assert!(!dir.path().join("image.int8.s8.onnx").exists());
-    }
-}
+mod tests;

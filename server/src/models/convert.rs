@@ -2,7 +2,7 @@
 //! torch.
 //!
 //! ViT-L-14, ViT-L-14-336, ViT-H-14 and RN50 are published only as cn_clip PyTorch checkpoints.
-//! After `shihua models fetch` has downloaded and verified one ([`super::fetch`]), this runs
+//! After `shihua models fetch` has downloaded and verified one ([`super::install`]), this runs
 //! `models/convert/pt_to_onnx.py`, which reads the checkpoint's tensors (a restricted unpickler:
 //! no code from the file runs) and writes cn_clip's architecture as ONNX with numpy + onnx only
 //! (checked against cn_clip + torch by models/scripts/make_pt_tiny.py), then moves
@@ -20,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::ModelSpec;
+use crate::clip::ModelSpec;
 
 /// A Python with numpy + onnx.
 pub const PYTHON_ENV: &str = "SHIHUA_CONVERT_PYTHON";
