@@ -46,7 +46,10 @@ if [ "$(.tools/binaryen/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '
   command -v npm >/dev/null || { echo "npm not found: install Node.js (apt install nodejs npm)" >&2; exit 1; }
   say "installing binaryen $BINARYEN_VERSION (wasm-opt) into .tools/binaryen"
   mkdir -p .tools/binaryen
-  (cd .tools/binaryen && npm install --no-audit --no-fund --prefix . "binaryen@$BINARYEN_VERSION")
+  # A package.json of its own instead of `--prefix .`: with --prefix npm also takes its global
+  # config from there, and loses the machine's (e.g. the `cafile` a TLS proxy needs).
+  [ -f .tools/binaryen/package.json ] || echo '{"private": true}' > .tools/binaryen/package.json
+  (cd .tools/binaryen && npm install --no-audit --no-fund "binaryen@$BINARYEN_VERSION")
 fi
 
 # 2. Python venv: Milvus Lite + ONNX Runtime (its shared library is what Rust loads)
