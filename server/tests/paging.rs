@@ -98,7 +98,7 @@ async fn pages_are_one_ranking_without_gaps_or_repeats() {
     cfg.nprobe = 512;
     let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
     store.ensure_collection(false).await.unwrap();
-    let vectors = unit_vectors(ROWS, 0x5eed_17);
+    let vectors = unit_vectors(ROWS, 0x005e_ed17);
     let rows = vectors
         .iter()
         .enumerate()
