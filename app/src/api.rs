@@ -35,11 +35,16 @@ pub async fn get_status() -> Result<ServerStatus, SearchError> {
     service()?.status().await.map_err(with_status)
 }
 
-/// 以文搜图 / 以图搜图 / combined: the photos closest to what the page's URL describes.
+/// 以文搜图 / 以图搜图 / combined: the photos closest to what the page's URL describes, page
+/// `page` (from 1, default 1) of `k`; "load more" asks for the next pages.
 #[server]
-pub async fn search(query: Query, k: Option<usize>) -> Result<SearchResults, SearchError> {
+pub async fn search(
+    query: Query,
+    k: Option<usize>,
+    page: Option<u32>,
+) -> Result<SearchResults, SearchError> {
     service()?
-        .search(query, crate::search::clamp_k(k))
+        .search_page(query, crate::search::clamp_k(k), page.unwrap_or(1))
         .await
         .map_err(with_status)
 }

@@ -99,6 +99,27 @@ impl Lang {
         }
     }
 
+    /// Which page of the results this is.
+    pub fn page_line(self, page: u32) -> String {
+        match self {
+            Lang::Zh => format!("第 {page} 页"),
+            Lang::En => format!("page {page}"),
+        }
+    }
+
+    /// A page past the results a search can reach (`search::MAX_WINDOW`).
+    pub fn past_end_line(self, k: usize, page: u32, last: u32) -> String {
+        let max = crate::search::MAX_WINDOW;
+        match self {
+            Lang::Zh => format!(
+                "一次搜索最多翻到第 {max} 张照片：每页 {k} 张时，最后一页是第 {last} 页，没有第 {page} 页。换一句更贴切的诗，或回到前面的页。"
+            ),
+            Lang::En => format!(
+                "A search reaches its best {max} photos at most: with {k} per page the last page is {last}, so there is no page {page}. Try a closer line, or go back."
+            ),
+        }
+    }
+
     pub fn model_line(self, model: &str, rows: u64) -> String {
         match self {
             Lang::Zh => format!("模型 {model} · 已索引 {rows} 张照片"),
@@ -144,6 +165,15 @@ pub struct Texts {
     pub switch_to: &'static str,
     pub not_found: &'static str,
     pub busy_title: &'static str,
+    pub load_more: &'static str,
+    pub loading_more: &'static str,
+    pub next_page: &'static str,
+    pub prev_page: &'static str,
+    pub first_page: &'static str,
+    pub last_page: &'static str,
+    pub end_of_results: &'static str,
+    pub page_empty: &'static str,
+    pub pages: &'static str,
 }
 
 static ZH: Texts = Texts {
@@ -182,6 +212,15 @@ static ZH: Texts = Texts {
     switch_to: "English",
     not_found: "页面不存在",
     busy_title: "现在搜图的人很多",
+    load_more: "加载更多",
+    loading_more: "正在加载…",
+    next_page: "下一页",
+    prev_page: "上一页",
+    first_page: "回到第一页",
+    last_page: "最后一页",
+    end_of_results: "没有更多照片了",
+    page_empty: "这一页没有照片：这次搜索的结果没有这么多。",
+    pages: "翻页",
 };
 
 static EN: Texts = Texts {
@@ -220,6 +259,15 @@ static EN: Texts = Texts {
     switch_to: "中文",
     not_found: "Page not found",
     busy_title: "Many people are searching with pictures right now",
+    load_more: "Load more",
+    loading_more: "Loading…",
+    next_page: "Next page",
+    prev_page: "Previous page",
+    first_page: "Back to the first page",
+    last_page: "Last page",
+    end_of_results: "No more photos",
+    page_empty: "No photos on this page: this search has fewer results.",
+    pages: "Pages",
 };
 
 /// The language signal every component reads.

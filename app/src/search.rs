@@ -14,6 +14,9 @@ pub use crate::query::Term;
 pub const DEFAULT_K: usize = 24;
 /// The most results one query may ask for.
 pub const MAX_K: usize = 200;
+/// The most results one search reaches, all pages together: Milvus answers
+/// `offset + limit ≤ 16,384` and no further.
+pub const MAX_WINDOW: usize = 16_384;
 /// Name of the multipart field that carries an uploaded query picture.
 pub const IMAGE_FIELD: &str = "image";
 
@@ -50,6 +53,16 @@ pub struct SearchResults {
     /// Id of an uploaded query picture: `/?img=<id>` shares this search.
     #[serde(default)]
     pub query_id: Option<String>,
+    /// The page these hits are (from 1): hits `(page - 1) · k + 1 …` of the ranking.
+    #[serde(default = "first_page")]
+    pub page: u32,
+    /// Whether the next page has results (known exactly: one hit past the page is fetched).
+    #[serde(default)]
+    pub more: bool,
+}
+
+fn first_page() -> u32 {
+    1
 }
 
 /// Everything a search can combine; the page's URL carries the same fields
@@ -175,6 +188,54 @@ pub fn clamp_k(k: Option<usize>) -> usize {
     k.unwrap_or(DEFAULT_K).clamp(1, MAX_K)
 }
 
+/// The last page a search of `k` results per page reaches inside `MAX_WINDOW` (it may be
+/// shorter than `k`).
+pub fn last_page(k: usize) -> u32 {
+    let k = k.max(1);
+    MAX_WINDOW.div_ceil(k).min(u32::MAX as usize) as u32
+}
+
+/// Where page `page` (from 1) of `k` results starts in the ranking, and how many results it
+/// holds: `k`, or fewer on the last page of the window. Page 0 or a page past the window is
+/// `BadRequest`, with a message that says which pages there are.
+pub fn page_window(k: usize, page: u32) -> Result<(usize, usize), SearchError> {
+    let k = k.max(1);
+    if page == 0 {
+        return Err(SearchError::BadRequest(
+            "页码从 1 开始 · page numbers start at 1".into(),
+        ));
+    }
+    let offset = (page as usize - 1).saturating_mul(k);
+    if offset >= MAX_WINDOW {
+        return Err(past_window(k, page));
+    }
+    Ok((offset, k.min(MAX_WINDOW - offset)))
+}
+
+/// The error for a page past the results a search can reach.
+pub fn past_window(k: usize, page: u32) -> SearchError {
+    let last = last_page(k);
+    SearchError::BadRequest(format!(
+        "结果最多 {MAX_WINDOW} 张：每页 {k} 张时最后一页是第 {last} 页，没有第 {page} 页 · \
+         results stop at {MAX_WINDOW}: with k = {k} the last page is {last}, there is no page {page}"
+    ))
+}
+
+/// A page number as text (the URL, the JSON API): absent or empty → page 1; a whole number
+/// from 1 → that page; anything else → `BadRequest`. Whether the page is inside the window
+/// is `page_window`'s question.
+pub fn parse_page(page: Option<&str>) -> Result<u32, SearchError> {
+    match page.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(1),
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n.min(u64::from(u32::MAX)) as u32),
+            _ => Err(SearchError::BadRequest(format!(
+                "page 须为从 1 起的整数 · page must be a whole number from 1, not {s:?}"
+            ))),
+        },
+    }
+}
+
 #[cfg(feature = "ssr")]
 pub use service::{SearchService, SharedSearch, SharedUploadReader, UploadReader};
 
@@ -187,8 +248,18 @@ mod service {
     #[async_trait::async_trait]
     pub trait SearchService: Send + Sync + 'static {
         async fn status(&self) -> Result<ServerStatus, SearchError>;
-        /// Any combination of text terms, an uploaded picture and a collection photo.
-        async fn search(&self, query: Query, k: usize) -> Result<SearchResults, SearchError>;
+        /// Any combination of text terms, an uploaded picture and a collection photo: page
+        /// `page` (from 1) of `k` results, in the same order on every page (`page_window`).
+        async fn search_page(
+            &self,
+            query: Query,
+            k: usize,
+            page: u32,
+        ) -> Result<SearchResults, SearchError>;
+        /// The first page of `search_page`.
+        async fn search(&self, query: Query, k: usize) -> Result<SearchResults, SearchError> {
+            self.search_page(query, k, 1).await
+        }
         /// Encodes an uploaded picture and keeps its vector (and a small preview) so that
         /// `Query::img` can refer to it; returns its id (a content hash).
         async fn remember_image(&self, bytes: Vec<u8>) -> Result<String, SearchError>;
@@ -275,4 +346,43 @@ pub fn too_large(limit: usize) -> SearchError {
         "图片太大 · the picture is larger than {} MB",
         limit / (1024 * 1024)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_stay_inside_the_window() {
+        assert_eq!(page_window(24, 1).unwrap(), (0, 24));
+        assert_eq!(page_window(24, 3).unwrap(), (48, 24));
+        // 16,384 = 682 · 24 + 16: page 683 is the last one, with 16 results.
+        assert_eq!(last_page(24), 683);
+        assert_eq!(page_window(24, 683).unwrap(), (16_368, 16));
+        assert!(matches!(
+            page_window(24, 684),
+            Err(SearchError::BadRequest(_))
+        ));
+        assert_eq!(last_page(200), 82);
+        assert_eq!(page_window(200, 82).unwrap(), (16_200, 184));
+        assert!(page_window(200, 83).is_err());
+        assert!(page_window(24, 0).is_err());
+        assert!(page_window(1, u32::MAX).is_err());
+        let msg = page_window(24, 9999).unwrap_err().to_string();
+        assert!(msg.contains("16384") && msg.contains("683"), "{msg}");
+    }
+
+    #[test]
+    fn page_numbers_are_parsed_or_refused() {
+        assert_eq!(parse_page(None).unwrap(), 1);
+        assert_eq!(parse_page(Some(" ")).unwrap(), 1);
+        assert_eq!(parse_page(Some("7")).unwrap(), 7);
+        assert_eq!(parse_page(Some("99999999999")).unwrap(), u32::MAX);
+        for bad in ["0", "-1", "two", "1.5", "1e3"] {
+            assert!(
+                matches!(parse_page(Some(bad)), Err(SearchError::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
 }

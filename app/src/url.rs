@@ -2,17 +2,17 @@
 //! syntax), the path to one photo, thumbnail, query picture or share card, the search links,
 //! the absolute address others can open, and `Query::from_params` (the search a URL names).
 //!
-//! The page's state is its URL (`/?q=…&img=…&like=…&w=…&k=…&all=1&lang=en`), so every toggle
-//! is a plain link that works before the client has loaded and can be shared. Paths here are
-//! bare (`/thumb/1`); `href_*`/`search_href` and `with_base` put them under the site's base
-//! path for `<a href>` and `<img src>`; `route_*` give the bare path for the router's
-//! `navigate`. The server adds its base itself (`SiteAssets::base`).
+//! The page's state is its URL (`/?q=…&img=…&like=…&w=…&k=…&page=…&all=1&lang=en`), so every
+//! toggle is a plain link that works before the client has loaded and can be shared. Paths
+//! here are bare (`/thumb/1`); `href_*`/`search_href` and `with_base` put them under the
+//! site's base path for `<a href>` and `<img src>`; `route_*` give the bare path for the
+//! router's `navigate`. The server adds its base itself (`SiteAssets::base`).
 
 use leptos_router::params::ParamsMap;
 
 use crate::assets::with_base;
 use crate::query::{check_weight, QueryError};
-use crate::search::Query;
+use crate::search::{parse_page, Query};
 
 /// `GET`: a photo's thumbnail (`?w=` its width).
 pub const THUMB_ROUTE: &str = "/thumb/{id}";
@@ -139,6 +139,12 @@ fn origin() -> String {
     }
 }
 
+/// The page number a page's URL names: like a bad `w`, one that is not a whole number from 1
+/// is left out (page 1) rather than refused. (The JSON API refuses it: `parse_page`.)
+pub fn page_from_url(page: Option<&str>) -> u32 {
+    parse_page(page).unwrap_or(1)
+}
+
 impl Query {
     /// The search that URL parameters name (`q`, `img`, `like`, `w`), for the page and the
     /// JSON API alike. Empty values count as absent; a `w` that is not a valid weight
@@ -178,6 +184,17 @@ mod tests {
         assert_eq!(href_with(&p, &[("q", None)]), "/");
         assert_eq!(search_href(&[("like", "42")]), "/?like=42");
         assert_eq!(search_route(&[]), "/");
+        p.insert("page", "3".to_string());
+        assert!(route_with(&p, &[("page", Some("4"))]).ends_with("&page=4"));
+        assert!(!route_with(&p, &[("page", None)]).contains("page"));
+    }
+
+    #[test]
+    fn a_page_number_from_the_url() {
+        assert_eq!(page_from_url(None), 1);
+        assert_eq!(page_from_url(Some("4")), 4);
+        assert_eq!(page_from_url(Some("zero")), 1);
+        assert_eq!(page_from_url(Some("0")), 1);
     }
 
     #[test]

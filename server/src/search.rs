@@ -1,14 +1,18 @@
 //! The search engine: "query → results" over the CLIP encoder and the Milvus store — text,
 //! picture and combined queries (`夕阳 - 城市`) become one vector, the store returns the
-//! closest photos. It implements `app`'s `SearchService` port: the server functions (through
-//! Leptos context), the JSON API, the media routes and the CLI all use it.
+//! closest photos, one page at a time (`app::search::page_window`). It implements `app`'s
+//! `SearchService` port: the server functions (through Leptos context), the JSON API, the
+//! media routes and the CLI all use it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use app::query::parse_terms;
-use app::search::{too_large, Hit, Query, SearchError, SearchResults, SearchService, ServerStatus};
+use app::search::{
+    page_window, too_large, Hit, Query, SearchError, SearchResults, SearchService, ServerStatus,
+    MAX_WINDOW,
+};
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
@@ -165,7 +169,17 @@ impl SearchEngine {
 
     /// Top-k photos for a query vector.
     pub async fn search_vector(&self, v: &[f32], k: usize) -> Result<Vec<Hit>, SearchError> {
-        match self.store.search(v, k).await {
+        self.search_vector_at(v, 0, k).await
+    }
+
+    /// The `k` photos after the `offset` closest to a query vector (one page).
+    pub async fn search_vector_at(
+        &self,
+        v: &[f32],
+        offset: usize,
+        k: usize,
+    ) -> Result<Vec<Hit>, SearchError> {
+        match self.store.search_page(v, offset, k).await {
             Ok(hits) => Ok(hits.into_iter().map(|h| to_hit(h, &self.paths)).collect()),
             // A collection with no photos yet cannot be indexed or loaded: that is "nothing
             // found" (the page says how to add photos), not an outage.
@@ -176,10 +190,33 @@ impl SearchEngine {
         }
     }
 
-    /// Photos most like the photo `id` (itself first).
-    pub async fn similar(&self, id: i64, k: usize) -> Result<Vec<Hit>, SearchError> {
+    /// Photos most like the photo `id` (itself first), page `page` of `k`, and whether a
+    /// next page has photos.
+    pub async fn similar(
+        &self,
+        id: i64,
+        k: usize,
+        page: u32,
+    ) -> Result<(Vec<Hit>, bool), SearchError> {
+        page_window(k, page)?;
         let v = self.photo_vector(id).await?;
-        self.search_vector(&v, k).await
+        self.page_of(&v, k, page).await
+    }
+
+    /// Page `page` of `k` hits for a query vector, and whether a next page has hits: one hit
+    /// past the page is asked for (when the window allows it) and dropped.
+    async fn page_of(
+        &self,
+        v: &[f32],
+        k: usize,
+        page: u32,
+    ) -> Result<(Vec<Hit>, bool), SearchError> {
+        let (offset, limit) = page_window(k, page)?;
+        let probe = (limit + 1).min(MAX_WINDOW - offset);
+        let mut hits = self.search_vector_at(v, offset, probe).await?;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        Ok((hits, more))
     }
 
     /// The stored embedding of photo `id`.
@@ -210,8 +247,15 @@ impl SearchService for SearchEngine {
         })
     }
 
-    async fn search(&self, query: Query, k: usize) -> Result<SearchResults, SearchError> {
+    async fn search_page(
+        &self,
+        query: Query,
+        k: usize,
+        page: u32,
+    ) -> Result<SearchResults, SearchError> {
         let start = Instant::now();
+        // A page past the window is refused before any model runs.
+        page_window(k, page)?;
         let mut parts: Vec<(Arc<Vec<f32>>, f32)> = Vec::new();
         let mut found = SearchResults {
             hits: Vec::new(),
@@ -220,6 +264,8 @@ impl SearchService for SearchEngine {
             terms: Vec::new(),
             query_image: None,
             query_id: None,
+            page,
+            more: false,
         };
         if !query.q.trim().is_empty() {
             let text = clean_query(&query.q)?;
@@ -260,7 +306,7 @@ impl SearchService for SearchEngine {
             clean_query("")?;
         }
         let v = combine(&parts)?;
-        found.hits = self.search_vector(&v, k).await?;
+        (found.hits, found.more) = self.page_of(&v, k, page).await?;
         found.took_ms = start.elapsed().as_millis() as u64;
         Ok(found)
     }

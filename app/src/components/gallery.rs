@@ -1,14 +1,16 @@
 //! The results: what was searched (`QuerySummary`), a responsive grid of photo cards served by
 //! id (`/thumb/{id}`, never a client-supplied path), the relative cut-off with its "show all"
-//! link, and the lightbox a card opens.
+//! link, paging (`pager`: "load more" into the same grid with a script, a plain "next page"
+//! link without), and the lightbox a card opens.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::assets::with_base;
 use crate::components::lightbox::Lightbox;
+use crate::components::pager::Pager;
 use crate::components::query_summary::QuerySummary;
-use crate::components::states::EmptyState;
+use crate::components::states::{EmptyState, PageEmptyState};
 use crate::i18n::use_lang;
 use crate::search::{Hit, Query, SearchResults};
 use crate::url::{self, href_with};
@@ -39,27 +41,46 @@ pub fn visible_count(hits: &[Hit]) -> usize {
         .min(hits.len())
 }
 
-/// A search's results, or why there are none.
+/// A search's results (one page of `k`, and the pages "load more" adds), or why there are
+/// none.
 #[component]
-pub fn ResultsView(found: SearchResults, query: Query) -> impl IntoView {
+pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoView {
     let lang = use_lang();
     let params = use_query_map();
     let show_all = Memo::new(move |_| params.read().get("all").as_deref() == Some("1"));
     let summary = view! { <QuerySummary found=found.clone() query=query.clone() /> };
+    let page = found.page.max(1);
     if found.hits.is_empty() {
+        // Past the last result (a page number typed or kept from a bigger collection).
+        if page > 1 {
+            return view! { {summary} <PageEmptyState /> }.into_any();
+        }
         return view! { {summary} <EmptyState /> }.into_any();
     }
-    let passing = visible_count(&found.hits);
-    let total = found.hits.len();
+    // The cut-off is the first page's; later pages show all their results.
+    let first_total = found.hits.len();
+    let passing = if page == 1 {
+        visible_count(&found.hits)
+    } else {
+        first_total
+    };
     let took_ms = found.took_ms;
-    let hits = StoredValue::new(found.hits);
-    let shown = move || if show_all.get() { total } else { passing };
+    let more = found.more;
+    let hits = RwSignal::new(found.hits);
+    let total = move || hits.with(Vec::len);
+    let shown = move || {
+        if show_all.get() || passing == first_total {
+            total()
+        } else {
+            passing
+        }
+    };
     let selected = RwSignal::new(None::<usize>);
     let open = Callback::new(move |i: usize| selected.set(Some(i)));
 
     let toggle = move || {
         let t = lang.get().t();
-        if passing == total {
+        if passing == first_total {
             return ().into_any();
         }
         if show_all.get() {
@@ -76,7 +97,7 @@ pub fn ResultsView(found: SearchResults, query: Query) -> impl IntoView {
             let href = params.with(|p| href_with(p, &[("all", Some("1"))]));
             view! {
                 <p class="cutoff" data-testid="cutoff-note">
-                    {lang.get().hidden_line(total - passing)}
+                    {lang.get().hidden_line(first_total - passing)}
                     " "
                     <a href=href data-testid="show-all">
                         {t.show_all}
@@ -94,21 +115,22 @@ pub fn ResultsView(found: SearchResults, query: Query) -> impl IntoView {
             .then(|| view! { <p class="note">{move || lang.get().t().truncated}</p> })}
         <p class="took" data-testid="results-line">
             {move || lang.get().results_line(shown(), took_ms)}
+            {move || (page > 1).then(|| format!(" · {}", lang.get().page_line(page)))}
         </p>
         <ul class="gallery" data-testid="gallery">
-            {move || {
-                hits.with_value(|hits| {
-                    hits.iter()
-                        .take(shown())
-                        .cloned()
-                        .enumerate()
-                        .map(|(index, hit)| view! { <Card hit index open /> })
-                        .collect_view()
-                })
-            }}
+            <For
+                each=move || {
+                    let n = shown();
+                    hits.with(|h| h.iter().take(n).cloned().enumerate().collect::<Vec<_>>())
+                }
+                key=|(index, hit)| (*index, hit.id.clone())
+                children=move |(index, hit)| view! { <Card hit index open /> }
+            />
         </ul>
         {toggle}
-        <Lightbox hits=hits.get_value() shown=Signal::derive(shown) selected />
+        // Hidden results come first ("show all"), then the next pages.
+        <Pager query k page more hits visible=Signal::derive(move || shown() == total()) />
+        <Lightbox hits=hits.into() shown=Signal::derive(shown) selected />
     }
     .into_any()
 }

@@ -15,13 +15,13 @@ const SWIPE_PX: i32 = 50;
 
 #[component]
 pub fn Lightbox(
-    hits: Vec<Hit>,
+    /// The results, pages added by "load more" included.
+    hits: Signal<Vec<Hit>>,
     /// How many of `hits` the gallery shows (navigation stays within them).
     shown: Signal<usize>,
     selected: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let hits = StoredValue::new(hits);
     let dims = RwSignal::new(None::<(u32, u32)>);
     let dialog = NodeRef::<html::Div>::new();
     let touch_x = StoredValue::new(None::<i32>);
@@ -97,7 +97,7 @@ pub fn Lightbox(
 
     move || {
         let i = selected.get()?;
-        let hit = hits.with_value(|h| h.get(i).cloned())?;
+        let hit = hits.with(|h| h.get(i).cloned())?;
         let t = lang.get().t();
         let src = with_base(&crate::url::image(&hit.id));
         let like = with_base(&crate::url::like(&hit.id));

@@ -5,6 +5,7 @@ pub mod gallery;
 pub mod lang_switch;
 pub mod lightbox;
 pub mod model_banner;
+pub mod pager;
 pub mod poem_box;
 pub mod poem_panel;
 pub mod query_summary;

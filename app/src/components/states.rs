@@ -1,12 +1,14 @@
 //! The designed states of the results area: loading (a skeleton of the grid, so the layout
-//! does not jump), nothing found (with example lines to try), and an error with a retry.
+//! does not jump), nothing found (with example lines to try), a page past the last result or
+//! past the results a search can reach (with the way back), and an error with a retry.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::poem_box::EXAMPLES;
 use crate::i18n::use_lang;
-use crate::search::SearchError;
-use crate::url::search_href;
+use crate::search::{last_page, SearchError};
+use crate::url::{href_with, search_href};
 
 /// Placeholder cards shown while a search runs.
 const SKELETON_CARDS: usize = 8;
@@ -37,6 +39,52 @@ pub fn EmptyState() -> impl IntoView {
                     .iter()
                     .map(|line| view! { <a class="chip" href=search_href(&[("q", line)])>{*line}</a> })
                     .collect_view()}
+            </p>
+        </div>
+    }
+}
+
+/// A page after the last result (the search has fewer results than the page number says).
+#[component]
+pub fn PageEmptyState() -> impl IntoView {
+    let lang = use_lang();
+    let first = use_query_map().with_untracked(|p| href_with(p, &[("page", None)]));
+    view! {
+        <div class="empty" data-testid="page-empty">
+            <p>{move || lang.get().t().page_empty}</p>
+            <p>
+                <a href=first data-testid="first-page">
+                    {move || lang.get().t().first_page}
+                </a>
+            </p>
+        </div>
+    }
+}
+
+/// A page past the results a search can reach (`MAX_WINDOW`): what the last page is, and
+/// links to it and to the first. Shown instead of searching, not as an error.
+#[component]
+pub fn PastEndState(k: usize, page: u32) -> impl IntoView {
+    let lang = use_lang();
+    let last = last_page(k);
+    let (first, to_last) = use_query_map().with_untracked(|p| {
+        let n = last.to_string();
+        (
+            href_with(p, &[("page", None)]),
+            href_with(p, &[("page", Some(n.as_str()))]),
+        )
+    });
+    view! {
+        <div class="empty" data-testid="past-end">
+            <p>{move || lang.get().past_end_line(k, page, last)}</p>
+            <p>
+                <a href=to_last data-testid="last-page">
+                    {move || lang.get().t().last_page}
+                </a>
+                " · "
+                <a href=first data-testid="first-page">
+                    {move || lang.get().t().first_page}
+                </a>
             </p>
         </div>
     }

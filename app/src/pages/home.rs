@@ -1,6 +1,7 @@
-//! The search page. Its state is the URL (`/?q=…&img=…&like=…&w=…&k=…&all=1`): a search is
-//! rendered on the server, so a shared link shows results before any script runs, and
-//! back/forward move between searches. An upload first stores the picture (`upload_query`),
+//! The search page. Its state is the URL (`/?q=…&img=…&like=…&w=…&k=…&page=…&all=1`): a
+//! search is rendered on the server, so a shared link shows results before any script runs,
+//! and back/forward move between searches. A page past the results a search can reach shows
+//! `PastEndState` instead of searching. An upload first stores the picture (`upload_query`),
 //! then navigates to `/?img=<id>` like any other search.
 
 use leptos::prelude::*;
@@ -13,12 +14,12 @@ use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
 use crate::components::poem_panel::PagePoemPanel;
 use crate::components::share_meta::ShareMeta;
-use crate::components::states::{ErrorState, LoadingState};
+use crate::components::states::{ErrorState, LoadingState, PastEndState};
 use crate::components::upload::Upload;
 use crate::i18n::use_lang;
 use crate::pages::storyboard::{StoryboardSection, WholePoemForm};
-use crate::search::{clamp_k, Query, SearchError};
-use crate::url::{as_is, search_href};
+use crate::search::{clamp_k, last_page, Query, SearchError};
+use crate::url::{as_is, page_from_url, search_href};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -29,15 +30,17 @@ pub fn HomePage() -> impl IntoView {
         Query::from_page_params(|k| p.get(k))
     });
     let k = Memo::new(move |_| clamp_k(params.read().get("k").and_then(|v| v.parse().ok())));
+    let page = Memo::new(move |_| page_from_url(params.read().get("page").as_deref()));
+    let past_end = move || page.get_untracked() > last_page(k.get_untracked());
 
     let status = Resource::new(|| (), |_| get_status());
     let results = Resource::new(
-        move || (query.get(), k.get()),
-        |(query, k)| async move {
-            if query.is_empty() {
+        move || (query.get(), k.get(), page.get()),
+        |(query, k, page)| async move {
+            if query.is_empty() || page > last_page(k) {
                 None
             } else {
-                Some(search(query, Some(k)).await)
+                Some(search(query, Some(k), Some(page)).await)
             }
         },
     );
@@ -47,6 +50,7 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |prev: Option<()>| {
         query.track();
         k.track();
+        page.track();
         if prev.is_some() {
             searching.set(true);
         }
@@ -124,9 +128,21 @@ pub fn HomePage() -> impl IntoView {
                     results
                         .get()
                         .map(|r| match r {
+                            None if past_end() && !query.read_untracked().is_empty() => {
+                                view! {
+                                    <PastEndState k=k.get_untracked() page=page.get_untracked() />
+                                }
+                                    .into_any()
+                            }
                             None => ().into_any(),
                             Some(Ok(found)) => {
-                                view! { <ResultsView found query=query.get_untracked() /> }
+                                view! {
+                                    <ResultsView
+                                        found
+                                        query=query.get_untracked()
+                                        k=k.get_untracked()
+                                    />
+                                }
                                     .into_any()
                             }
                             Some(Err(error)) => {

@@ -1,16 +1,17 @@
 //! The JSON API for scripts, `/api/v1/...`: the same search service as the server functions.
-//! `GET search?q=&img=&like=&w=&k=` (text, combined terms such as `夕阳 - 城市`, a kept query
-//! picture, a collection photo, or any mix), `POST search/image` (multipart field `image`,
-//! optional `k`; answers with a `query_id` usable as `img=`), `GET similar/{id}?k=`,
-//! `GET stats`. Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
+//! `GET search?q=&img=&like=&w=&k=&page=` (text, combined terms such as `夕阳 - 城市`, a kept
+//! query picture, a collection photo, or any mix; `page` from 1, `k` results each),
+//! `POST search/image` (multipart field `image`, optional `k`; answers with the first page and
+//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`.
+//! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
 use std::time::Instant;
 
 use app::assets::SiteAssets;
 use app::query::Term;
 use app::search::{
-    clamp_k, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService, IMAGE_FIELD,
-    MAX_K,
+    clamp_k, parse_page, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService,
+    IMAGE_FIELD, MAX_K,
 };
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -51,6 +52,11 @@ pub struct ApiResults {
     /// Id of the uploaded query picture: `search?img=<id>` and `/?img=<id>` repeat the search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query_id: Option<String>,
+    /// The page answered (from 1).
+    pub page: u32,
+    /// The next page, when it has results (`page=` it for them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<u32>,
 }
 
 impl ApiResults {
@@ -62,6 +68,8 @@ impl ApiResults {
             truncated: r.truncated,
             terms: r.terms,
             query_id: r.query_id,
+            page: r.page,
+            next_page: r.more.then_some(r.page + 1),
         }
     }
 }
@@ -118,6 +126,7 @@ pub struct SearchParams {
     like: Option<String>,
     w: Option<String>,
     k: Option<String>,
+    page: Option<String>,
 }
 
 async fn search(
@@ -126,6 +135,7 @@ async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Json<ApiResults>, ApiError> {
     let k = parse_k(p.k.as_deref())?;
+    let page = parse_page(p.page.as_deref())?;
     let query = SearchQuery::from_params(|key| match key {
         "q" => p.q.clone(),
         "img" => p.img.clone(),
@@ -135,7 +145,7 @@ async fn search(
     })
     .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
     Ok(Json(ApiResults::new(
-        st.engine.search(query, k).await?,
+        st.engine.search_page(query, k, page).await?,
         &site.base,
     )))
 }
@@ -161,6 +171,7 @@ async fn search_image(
 #[derive(Deserialize)]
 pub struct KQuery {
     k: Option<String>,
+    page: Option<String>,
 }
 
 async fn similar(
@@ -170,17 +181,21 @@ async fn similar(
     Query(p): Query<KQuery>,
 ) -> Result<Json<ApiResults>, ApiError> {
     let k = parse_k(p.k.as_deref())?;
+    let page = parse_page(p.page.as_deref())?;
     let start = Instant::now();
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
-    let hits = st.engine.similar(id, k).await?;
+    let (hits, more) = st.engine.similar(id, k, page).await?;
+    let next_page = more.then_some(page + 1);
     Ok(Json(ApiResults {
         results: hits.into_iter().map(|h| api_hit(h, &site.base)).collect(),
         took_ms: start.elapsed().as_millis() as u64,
         truncated: false,
         terms: Vec::new(),
         query_id: None,
+        page,
+        next_page,
     }))
 }
 
@@ -207,5 +222,21 @@ mod tests {
         assert_eq!(parse_k(Some("-1")).ok(), Some(1));
         assert_eq!(parse_k(Some("1000000000")).ok(), Some(MAX_K));
         assert!(parse_k(Some("ten")).is_err());
+    }
+
+    #[test]
+    fn the_next_page_is_named_only_when_it_has_results() {
+        let found = |more| SearchResults {
+            hits: Vec::new(),
+            took_ms: 0,
+            truncated: false,
+            terms: Vec::new(),
+            query_image: None,
+            query_id: None,
+            page: 3,
+            more,
+        };
+        assert_eq!(ApiResults::new(found(true), "").next_page, Some(4));
+        assert_eq!(ApiResults::new(found(false), "").next_page, None);
     }
 }

@@ -1,6 +1,7 @@
-//! Nearest-neighbour search: the `k` stored rows closest (cosine) to a vector, with the search
-//! parameter that goes with the configured index (`nprobe` for IVF, `ef` for HNSW), read
-//! from the hits' ids, scores and output columns.
+//! Nearest-neighbour search: the `k` stored rows closest (cosine) to a vector, or the `k`
+//! after the first `offset` (a page: Milvus' own `offset`, so `offset + k ≤ 16,384`), with the
+//! search parameter that goes with the configured index (`nprobe` for IVF, `ef` for HNSW),
+//! read from the hits' ids, scores and output columns.
 
 use std::collections::HashMap;
 
@@ -14,8 +15,21 @@ use crate::store::row::{StoredHit, META_FIELD};
 impl MilvusStore {
     /// The `k` stored photos most similar (cosine) to `vector`, best first.
     pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<StoredHit>, StoreError> {
+        self.search_page(vector, 0, k).await
+    }
+
+    /// The `k` stored photos that follow the `offset` most similar to `vector`, best first:
+    /// pages of one ranking, without gaps or repeats (`server/tests/paging.rs` checks them
+    /// against one large search). Milvus refuses `offset + k > 16,384`
+    /// (`app::search::MAX_WINDOW`).
+    pub async fn search_page(
+        &self,
+        vector: &[f32],
+        offset: usize,
+        k: usize,
+    ) -> Result<Vec<StoredHit>, StoreError> {
         Ok(self
-            .search_inner(vector, k, false)
+            .search_inner(vector, offset, k, false)
             .await?
             .into_iter()
             .map(|(hit, _)| hit)
@@ -29,12 +43,13 @@ impl MilvusStore {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
-        self.search_inner(vector, k, true).await
+        self.search_inner(vector, 0, k, true).await
     }
 
     async fn search_inner(
         &self,
         vector: &[f32],
+        offset: usize,
         k: usize,
         with_meta: bool,
     ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
@@ -48,7 +63,9 @@ impl MilvusStore {
             }
             IndexKind::Hnsw { .. } => HashMap::from([(
                 "ef".to_owned(),
-                k.max(self.cfg.ef.unwrap_or(64) as usize).to_string(),
+                (offset + k)
+                    .max(self.cfg.ef.unwrap_or(64) as usize)
+                    .to_string(),
             )]),
         };
         let request = SearchRequest::builder()
@@ -61,6 +78,7 @@ impl MilvusStore {
                 vec![self.cfg.path_field.clone()]
             })
             .limit(k as i64)
+            .offset(offset as i64)
             .metric_type(MetricType::Cosine)
             .extra_params(extra)
             .build();
