@@ -5,6 +5,7 @@
 //! (`/api/v1/storyboard`, "another photo"), the pages that show them, and the CLI.
 
 mod common;
+use common::enc;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,17 +22,6 @@ use tower::ServiceExt;
 
 const PHOTOS: usize = 16;
 const POEM: &str = "枯藤老树昏鸦，小桥流水人家，古道西风瘦马。夕阳西下，断肠人在天涯。";
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 async fn send(app: &axum::Router, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let res = app.clone().oneshot(req).await.unwrap();

@@ -6,6 +6,7 @@
 //! (Accept-Language, cookie, `?lang=`).
 
 mod common;
+use common::enc;
 
 use std::sync::Arc;
 
@@ -34,18 +35,6 @@ async fn send(
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).unwrap()
-}
-
-/// Percent-encodes a query parameter value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// normalise(Σ wᵢ·vᵢ), worked out here in f64 (independently of `server::search::combine`):
