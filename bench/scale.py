@@ -287,6 +287,8 @@ def fill(args, n, real_v, real_p):
     """Creates scale_<n> with shihua's schema; returns (collection, row vectors in id order,
     the id of each row, a maker of photo-like queries, fill figures)."""
     name = f"scale_{n}"
+    if args.reuse_collection and utility.has_collection(name):
+        return reuse(name, n, real_v)
     if utility.has_collection(name):
         retry("drop_collection", lambda: utility.drop_collection(name))
     schema = CollectionSchema([
@@ -316,6 +318,38 @@ def fill(args, n, real_v, real_p):
                                              "stored": stored}
 
 
+def reuse(name, n, real_v):
+    """`--reuse-collection`: the collection a killed run filled (same seed, so the same
+    vectors), its ids read back in id order (auto ids grow in insert order)."""
+    c = Collection(name)
+    retry("load", c.load)  # reads need a loaded collection (unindexed segments load raw)
+    real_n = min(len(real_v), n)
+    syn, more = synthetic(n - real_n, seed=n)
+    vectors = np.concatenate([real_v[:real_n], syn]) if n > real_n else real_v[:n].copy()
+    ids = []
+    it = c.query_iterator(batch_size=16384, expr="id > 0", output_fields=["id"])
+    while True:
+        batch = it.next()
+        if not batch:
+            break
+        ids.extend(r["id"] for r in batch)
+    it.close()
+    ids = np.sort(np.array(ids))
+    if len(ids) != n:
+        raise SystemExit(f"{name} has {len(ids)} rows, not {n}: fill it again without "
+                         f"--reuse-collection")
+    rows = [0, len(real_v), n // 2, n - 1]
+    got = {r["id"]: r["vectors"] for r in c.query(f"id in {[int(ids[i]) for i in rows]}",
+                                                  output_fields=["vectors"])}
+    for i in rows:
+        if not np.allclose(np.array(got[int(ids[i])], dtype=np.float32), vectors[i], atol=1e-6):
+            raise SystemExit(f"{name}: row {i} is not the vector the seed makes")
+    log(f"reusing {name}: {len(ids):,} rows, vectors regenerated from the seed (rows {rows} "
+        f"checked against the stored ones)")
+    return c, vectors, ids, more, {"insert_s": 0.0, "flush_s": 0.0, "rows_per_s": 0.0,
+                                   "stored": len(ids), "reused": True}
+
+
 def wait_index(c, timeout):
     t = time.time()
     while True:
@@ -328,18 +362,36 @@ def wait_index(c, timeout):
         time.sleep(0.5)
 
 
-def build(c, index, timeout):
-    """Drops any index, builds `index`, loads; returns (build s, load s)."""
+def same_index(c, index):
+    """Whether `c` already has (or is building) `index` with the same parameters."""
+    if not c.has_index():
+        return False
+    p = c.index().params
+    params = p.get("params", {})
+    if isinstance(params, str):
+        params = json.loads(params)
+    return p.get("index_type") == index["type"] and \
+        {k: int(v) for k, v in params.items()} == {k: int(v) for k, v in index["build"].items()}
+
+
+def build(c, index, timeout, since=None):
+    """Drops any index, builds `index`, loads; returns (build s, load s). With `since` (an
+    epoch time) and the same index already being built (a killed run started it), waits for
+    that build instead and counts its time from `since`."""
     try:
         c.release()
     except Exception:
         pass
-    if c.has_index():
-        retry("drop_index", c.drop_index)
-    t = time.time()
-    retry("create_index", lambda: c.create_index(
-        "vectors", {"index_type": index["type"], "metric_type": "COSINE",
-                    "params": index["build"]}, index_name="vectors"))
+    if since is not None and same_index(c, index):
+        log(f"{index['name']} is already being built (since {time.ctime(since)}): waiting")
+        t = since
+    else:
+        if c.has_index():
+            retry("drop_index", c.drop_index)
+        t = time.time()
+        retry("create_index", lambda: c.create_index(
+            "vectors", {"index_type": index["type"], "metric_type": "COSINE",
+                        "params": index["build"]}, index_name="vectors"))
     wait_index(c, timeout)
     build_s = time.time() - t
     t = time.time()
@@ -476,6 +528,21 @@ def indexes_for(n):
     return out
 
 
+def index_named(name):
+    """An index from its table name: FLAT, IVF_FLAT nlist N, IVF_SQ8 nlist N,
+    HNSW M m efC e."""
+    w = name.split()
+    if w == ["FLAT"]:
+        return {"name": name, "type": "FLAT", "build": {}}
+    if len(w) == 3 and w[0] in ("IVF_FLAT", "IVF_SQ8") and w[1] == "nlist":
+        return {"name": name, "type": w[0], "build": {"nlist": int(w[2])}}
+    if len(w) == 5 and w[0] == "HNSW" and w[1] == "M" and w[3] == "efC":
+        return {"name": name, "type": "HNSW", "build": {"M": int(w[2]),
+                                                        "efConstruction": int(w[4])}}
+    raise SystemExit(f"--indexes: unknown index {name!r} (FLAT, IVF_FLAT nlist N, "
+                     f"IVF_SQ8 nlist N, HNSW M m efC e)")
+
+
 def serve_settings(index):
     if index["type"] == "HNSW":
         return [("ef", 64), ("ef", 256)]
@@ -504,16 +571,23 @@ def run_size(args, rep, ms, n, real_v, real_p, text_q):
     truth = exact_top(vectors, queries)
     exact_s = time.time() - t
     nt = len(text_q)
-    rep.emit(f"Fill: {n:,} rows ({min(len(real_v), n)} real photo vectors + synthetic) by "
-             f"pymilvus column inserts of 10,000 rows: insert {fillr['insert_s']:.1f} s + flush "
-             f"{fillr['flush_s']:.1f} s = {fillr['rows_per_s']:,.0f} rows/s. Exact top-10 of "
-             f"{len(queries)} queries ({nt} text, {len(photo_q)} photo-like) by numpy: "
-             f"{exact_s:.1f} s. Milvus RSS before: {f1(base_rss, 0)} MB.\n")
+    if fillr.get("reused"):
+        rep.emit(f"Reused the {n:,}-row collection a killed run filled (vectors regenerated "
+                 f"from the same seed, ids read back). Exact top-10 of {len(queries)} queries "
+                 f"by numpy: {exact_s:.1f} s.\n")
+    else:
+        rep.emit(f"Fill: {n:,} rows ({min(len(real_v), n)} real photo vectors + synthetic) by "
+                 f"pymilvus column inserts of 10,000 rows: insert {fillr['insert_s']:.1f} s + flush "
+                 f"{fillr['flush_s']:.1f} s = {fillr['rows_per_s']:,.0f} rows/s. Exact top-10 of "
+                 f"{len(queries)} queries ({nt} text, {len(photo_q)} photo-like) by numpy: "
+                 f"{exact_s:.1f} s. Milvus RSS before: {f1(base_rss, 0)} MB.\n")
     rep.save()
     lat_q = queries[: args.latency_queries]
     rows, serve_rows = [], []
     port = args.serve_port
-    for index in indexes_for(n):
+    chosen = ([index_named(x.strip()) for x in args.indexes.split(",")] if args.indexes
+              else indexes_for(n))
+    for pos, index in enumerate(chosen):
         if time.time() > deadline:
             size["skipped"].append(index["name"])
             rep.emit(f"- skipped {index['name']}: the {args.budget_min}-minute budget is spent")
@@ -526,7 +600,8 @@ def run_size(args, rep, ms, n, real_v, real_p, text_q):
         time.sleep(2)
         released_rss = rss_mb(ms.pid())
         try:
-            build_s, load_s = build(c, index, timeout=max(60, deadline - time.time()))
+            build_s, load_s = build(c, index, timeout=max(60, deadline - time.time()),
+                                    since=args.resume_build_since if pos == 0 else None)
         except TimeoutError as e:
             size["skipped"].append(index["name"])
             rep.emit(f"- {index['name']}: build not finished within the budget ({e})")
@@ -607,6 +682,12 @@ def main():
     ap.add_argument("--tag", default="", help="suffix of the results file")
     ap.add_argument("--reuse-server", action="store_true",
                     help="use a running server (do not start --fresh nor stop it)")
+    ap.add_argument("--indexes", default="",
+                    help="comma-separated indexes, in this order (default: the standard set)")
+    ap.add_argument("--reuse-collection", action="store_true",
+                    help="use the scale_<N> collection a killed run filled (with --reuse-server)")
+    ap.add_argument("--resume-build-since", type=float, default=None,
+                    help="epoch seconds: the first index is already being built since then")
     args = ap.parse_args()
     if args.shihua is None:
         rel = os.path.join(ROOT, "target", "release", "shihua")
