@@ -60,6 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     r#as="fetch"
                     r#type="application/wasm"
                     crossorigin=""
+                    fetchpriority="high"
                 />
                 <script type="module" nonce=nonce>
                     {assets.boot_script()}

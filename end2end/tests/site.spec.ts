@@ -120,6 +120,32 @@ test.describe('light on a phone', () => {
     await expectResults(page);
     await page.waitForLoadState('networkidle');
     const hydratedMs: number = await page.evaluate(() => (window as any).__hydratedAt);
+    // Where the time went, by the page's clock: the document, the client's last byte, the
+    // photos' last byte (the client shares the link with the first screen's thumbnails).
+    const timeline = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      const res = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+      const end = (re: RegExp) =>
+        Math.round(Math.max(0, ...res.filter((r) => re.test(r.name)).map((r) => r.responseEnd)));
+      return {
+        html_first_byte: Math.round(nav.responseStart),
+        html_end: Math.round(nav.responseEnd),
+        wasm_end: end(/\.wasm$/),
+        photos_end: end(/\/thumb\//),
+        // Thumbnail bytes that arrived before the client was live (they share the link).
+        photo_bytes_before_hydration: res
+          .filter((r) => /\/thumb\//.test(r.name) && r.responseEnd <= (window as any).__hydratedAt)
+          .reduce((n, r) => n + r.transferSize, 0),
+      };
+    });
+    console.log(`timeline (ms from navigation start): ${JSON.stringify(timeline)}`);
+    // Once live, the cards ask for files sharp enough for the screen (the first screen starts
+    // with small ones while the client loads; app/src/components/gallery.rs).
+    await expect
+      .poll(() => page.locator('[data-testid="result-card"] img').first().evaluate((img: HTMLImageElement) => img.currentSrc), {
+        message: 'after hydration the first card shows the 480 px thumbnail',
+      })
+      .toContain('w=480');
     const first = [...seen.values()];
     const assets = first.filter((s) => !isPhoto(s.url));
     const assetBytes = assets.reduce((n, s) => n + s.bytes, 0);

@@ -15,8 +15,24 @@ use crate::i18n::use_lang;
 use crate::search::{Hit, Query, SearchResults};
 use crate::url::{self, href_with};
 
-/// Thumbnail widths offered to the browser through `srcset`.
-const THUMB_WIDTHS: [u32; 3] = [240, 480, 960];
+/// Thumbnail widths offered to the browser through a card's `srcset`. A card is at most
+/// 240 CSS px wide (half the screen on a phone), so 480 px covers a 2× screen; a phone at
+/// 2.6× would otherwise pick 960 px files (~65 kB each instead of ~25 kB) that share the
+/// first visit's bandwidth with the client and delay hydration (docs/site.md). The lightbox
+/// shows the full photo.
+const THUMB_WIDTHS: [u32; 2] = [240, 480];
+/// Cards whose thumbnails load at once: the first screen of a phone (two columns, two to
+/// three rows). The rest load as they near the viewport.
+const EAGER_CARDS: usize = 6;
+/// How wide a card is drawn: half the screen on a phone, 240 CSS px on wider screens.
+const CARD_SIZES: &str = "(max-width: 600px) 50vw, 240px";
+/// What the server-rendered page declares until the client is live: small enough that even a
+/// 2.6× phone screen starts with the 240 px files (~9 kB instead of ~25 kB each). On a phone
+/// link the thumbnails share the bandwidth with the client; these keep the first visit
+/// interactive sooner (docs/site.md: hydrated ≤ 3 s at 1.6 Mbps). Once hydrated, each card
+/// declares `CARD_SIZES` and the browser fetches the sharp file. Without JavaScript the
+/// small files stay (a thumbnail grid; the photo link opens the full picture).
+const FIRST_VISIT_SIZES: &str = "(max-width: 600px) 20vw, 120px";
 
 /// Results scoring below this fraction of the best score are hidden until "show all".
 /// Scores are cosines whose range depends on the query (text→photo cosines sit around 0.2–0.4,
@@ -148,6 +164,10 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
     let like = with_base(&url::like(&hit.id));
     // Plain clicks open the lightbox; modified clicks (new tab...) and no-script visitors
     // follow the link to the full image.
+    // Effects run only in the browser, after hydration: then the card asks for sharp files.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let sizes = move || if live.get() { CARD_SIZES } else { FIRST_VISIT_SIZES };
     let on_click = move |ev: web_sys::MouseEvent| {
         if ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key()) {
             ev.prevent_default();
@@ -160,8 +180,8 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
                 <img
                     src=src
                     srcset=srcset
-                    sizes="(max-width: 600px) 50vw, 240px"
-                    loading=if index < 8 { "eager" } else { "lazy" }
+                    sizes=sizes
+                    loading=if index < EAGER_CARDS { "eager" } else { "lazy" }
                     decoding="async"
                     alt=hit.name.clone()
                 />
