@@ -167,7 +167,13 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
     // Effects run only in the browser, after hydration: then the card asks for sharp files.
     let live = RwSignal::new(false);
     Effect::new(move |_| live.set(true));
-    let sizes = move || if live.get() { CARD_SIZES } else { FIRST_VISIT_SIZES };
+    let sizes = move || {
+        if live.get() {
+            CARD_SIZES
+        } else {
+            FIRST_VISIT_SIZES
+        }
+    };
     let on_click = move |ev: web_sys::MouseEvent| {
         if ev.button() == 0 && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key()) {
             ev.prevent_default();

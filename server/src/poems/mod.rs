@@ -13,4 +13,4 @@ pub mod store;
 pub mod storyboard;
 
 pub use self::corpus::{Corpus, CorpusLine, Poem};
-pub use self::store::{LineHit, PoemIndexSummary, PoemLines};
+pub use self::store::{PoemIndexSummary, PoemLines};

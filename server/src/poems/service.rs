@@ -9,7 +9,6 @@ use app::poems::{CorpusPoem, PoemLine, PoemQuery, StoryLine, Storyboard};
 use app::search::{Hit, SearchError, MAX_K};
 
 use super::split::split_poem;
-use super::store::LineHit;
 use super::storyboard::{apply_alts, assign, Candidate};
 use crate::search::{clean_query, store_error, SearchEngine};
 
@@ -48,7 +47,7 @@ impl SearchEngine {
                 })
             }
         };
-        Ok(hits.into_iter().map(to_line).collect())
+        Ok(hits)
     }
 
     /// 以诗配图: the poem split into lines (at most 40), every line's top photos, and the
@@ -174,18 +173,6 @@ fn not_indexed() -> SearchError {
     SearchError::Unavailable(
         "诗句库尚未建立 · the poem lines are not indexed yet: run `shihua poems index`".into(),
     )
-}
-
-fn to_line(h: LineHit) -> PoemLine {
-    PoemLine {
-        text: h.text,
-        title: h.title,
-        author: h.author,
-        dynasty: h.dynasty,
-        poem_id: h.poem_id,
-        line: h.line,
-        score: h.score,
-    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use app::poems::PoemLine;
+
 use super::corpus::CorpusLine;
 use crate::clip::ClipEncoder;
 use crate::ingest::progress_bar;
@@ -38,18 +40,6 @@ const TEXT_MAX_LEN: u32 = 512;
 const ENCODE_BATCH: usize = 64;
 /// Rows per insert (also how much an interrupted run loses at most).
 const INSERT_BATCH: usize = 256;
-
-/// One line found for a query.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LineHit {
-    pub text: String,
-    pub title: String,
-    pub author: String,
-    pub dynasty: String,
-    pub poem_id: String,
-    pub line: u32,
-    pub score: f32,
-}
 
 /// What one `shihua poems index` run did.
 #[derive(Debug, Default)]
@@ -234,7 +224,7 @@ impl PoemLines {
     }
 
     /// The `k` lines closest (cosine) to a normalised vector, best first.
-    pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<LineHit>, StoreError> {
+    pub async fn search(&self, vector: &[f32], k: usize) -> Result<Vec<PoemLine>, StoreError> {
         let hits = self.store.search_rows(vector, k).await?;
         Ok(hits
             .into_iter()
@@ -246,7 +236,7 @@ impl PoemLines {
                         .unwrap_or_default()
                         .to_owned()
                 };
-                LineHit {
+                PoemLine {
                     text: hit.filepath,
                     title: s("title"),
                     author: s("author"),
