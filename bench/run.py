@@ -34,6 +34,8 @@ import sys
 import time
 import urllib.request
 
+from common import commit, loadavg, rss_mb  # bench/common.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TMP = os.path.join(ROOT, "bench", "tmp")
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -84,11 +86,6 @@ def json_lines(out, prefix=""):
     return rows
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def busy():
     load1 = float(loadavg().split()[0])
     if load1 > 0.5 * (os.cpu_count() or 1):
@@ -124,14 +121,6 @@ def cpu_flags():
 
 def has_vnni():
     return any(f in cpu_flags().split() for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
-
-
-def commit():
-    c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True).stdout.strip() or "nogit"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return c + ("-dirty" if dirty else "")
 
 
 class Report:
@@ -434,17 +423,6 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
-
-
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def wrk(url, script, conns, seconds, env_extra):

@@ -46,6 +46,8 @@ import warnings
 
 import numpy as np
 
+from common import commit, loadavg, rss_mb  # bench/common.py
+
 warnings.filterwarnings("ignore")
 from pymilvus import (Collection, CollectionSchema, DataType, FieldSchema,  # noqa: E402
                       connections, utility)
@@ -67,11 +69,6 @@ def log(msg):
     print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def cpu():
     model, flags = "?", []
     with open("/proc/cpuinfo") as f:
@@ -91,31 +88,12 @@ def cpu():
     return model, flags, os.cpu_count(), mem
 
 
-def commit():
-    c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True).stdout.strip() or "nogit"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return c + ("-dirty" if dirty else "")
-
-
 def recommended_nlist(rows):
     """server/src/store/sizing.rs: 4*sqrt(rows) to the nearest power of two, 512..65536."""
     ideal = 4.0 * math.sqrt(rows)
     if ideal <= 512:
         return 512
     return int(min(max(2 ** round(math.log2(ideal)), 512), 65536))
-
-
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def retry(what, fn, tries=6):
