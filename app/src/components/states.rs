@@ -48,16 +48,25 @@ pub fn EmptyState() -> impl IntoView {
 #[component]
 pub fn PageEmptyState() -> impl IntoView {
     let lang = use_lang();
-    let first = use_query_map().with_untracked(|p| href_with(p, &[("page", None)]));
     view! {
         <div class="empty" data-testid="page-empty">
             <p>{move || lang.get().t().page_empty}</p>
             <p>
-                <a href=first data-testid="first-page">
-                    {move || lang.get().t().first_page}
-                </a>
+                <FirstPageLink />
             </p>
         </div>
+    }
+}
+
+/// "First page": this search without its page number.
+#[component]
+fn FirstPageLink() -> impl IntoView {
+    let lang = use_lang();
+    let first = use_query_map().with_untracked(|p| href_with(p, &[("page", None)]));
+    view! {
+        <a href=first data-testid="first-page">
+            {move || lang.get().t().first_page}
+        </a>
     }
 }
 
@@ -67,13 +76,8 @@ pub fn PageEmptyState() -> impl IntoView {
 pub fn PastEndState(k: usize, page: u32) -> impl IntoView {
     let lang = use_lang();
     let last = last_page(k);
-    let (first, to_last) = use_query_map().with_untracked(|p| {
-        let n = last.to_string();
-        (
-            href_with(p, &[("page", None)]),
-            href_with(p, &[("page", Some(n.as_str()))]),
-        )
-    });
+    let to_last = use_query_map()
+        .with_untracked(|p| href_with(p, &[("page", Some(last.to_string().as_str()))]));
     view! {
         <div class="empty" data-testid="past-end">
             <p>{move || lang.get().past_end_line(k, page, last)}</p>
@@ -82,9 +86,7 @@ pub fn PastEndState(k: usize, page: u32) -> impl IntoView {
                     {move || lang.get().t().last_page}
                 </a>
                 " · "
-                <a href=first data-testid="first-page">
-                    {move || lang.get().t().first_page}
-                </a>
+                <FirstPageLink />
             </p>
         </div>
     }
