@@ -120,11 +120,12 @@ pub struct Common {
     #[arg(long, env = "SHIHUA_NLIST", global = true)]
     pub nlist: Option<u32>,
 
-    /// IVF search nprobe: lists searched per segment. 64 measured recall@10 ≥ 0.99 at 10k rows
-    /// and 0.88 for the hardest queries at 100k (nlist 1024; docs/scale.md); raise it for
-    /// more recall, lower it for speed.
-    #[arg(long, env = "SHIHUA_NPROBE", default_value_t = 64, global = true)]
-    pub nprobe: u32,
+    /// IVF search nprobe: lists searched per segment. Default: 1/32 of the index's lists, at
+    /// least 64 (64 up to nlist 2048, 128 at the 4096 lists of 1M rows). Measured recall@10
+    /// (docs/scale.md): 64 found ≥ 0.99 at 10k rows and 0.88 for the hardest queries at 100k;
+    /// at 1M, 128 found 0.98 for photo-like queries. Raise it for recall, lower it for speed.
+    #[arg(long, env = "SHIHUA_NPROBE", global = true)]
+    pub nprobe: Option<u32>,
 
     /// When the chosen model's graphs are missing, download them first (`shihua models
     /// fetch`: resumable, verified). If that fails, shihua explains how to get them and exits

@@ -95,7 +95,7 @@ async fn pages_are_one_ranking_without_gaps_or_repeats() {
     // Every IVF list probed (nlist is 512): the large search reaches every row, whether or not
     // Milvus builds the index for a collection this small.
     let mut cfg = milvus.config("fixture");
-    cfg.nprobe = 512;
+    cfg.nprobe = Some(512);
     let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
     store.ensure_collection(false).await.unwrap();
     let vectors = unit_vectors(ROWS, 0x005e_ed17);

@@ -79,7 +79,7 @@ pub fn config(photos: &StoreConfig, collection: &str) -> StoreConfig {
             IndexKind::IvfFlat { .. } => IndexKind::IvfFlat { nlist: 128 },
             ref hnsw => hnsw.clone(),
         },
-        nprobe: 32,
+        nprobe: Some(32),
         ..photos.clone()
     }
 }

@@ -164,6 +164,9 @@ impl MilvusStore {
             let created = self
                 .call("create_index", request, ClientV2::create_index)
                 .await;
+            // A new index may have other lists: read the search breadth from it again.
+            self.auto_nprobe
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             if let Err(e) = created {
                 let text = sdk_error(&e).map_or_else(|| e.to_string(), ToString::to_string);
                 if text.contains("only support") || text.contains("invalid index type") {

@@ -63,8 +63,8 @@ pub struct StoreConfig {
     /// (`sizing::recommended_nlist`) instead of the one in `index`, and accept an existing
     /// index whatever its `nlist`.
     pub nlist_auto: bool,
-    /// IVF search breadth.
-    pub nprobe: u32,
+    /// IVF search breadth; `None`: from the index's `nlist` (`sizing::recommended_nprobe`).
+    pub nprobe: Option<u32>,
     /// HNSW search beam: `max(k, ef)` (64 when `None`).
     pub ef: Option<u32>,
     pub shards_num: i32,
@@ -83,7 +83,7 @@ impl Default for StoreConfig {
             model_id: "ViT-B-16".to_owned(),
             index: IndexKind::default(),
             nlist_auto: false,
-            nprobe: 16,
+            nprobe: Some(16),
             ef: None,
             shards_num: 2,
         }
@@ -99,6 +99,9 @@ pub struct MilvusStore {
     /// Longest file path (bytes) the collection takes: `cfg.path_max_len` until a collection
     /// is opened (then its schema's) or raised for a new collection (`fit_paths`).
     path_limit: std::sync::atomic::AtomicU32,
+    /// The `nprobe` read from the index when `cfg.nprobe` is `None` (0: not read yet; an index
+    /// built by this store resets it).
+    pub(super) auto_nprobe: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for MilvusStore {
@@ -117,6 +120,7 @@ impl MilvusStore {
             cfg,
             write_lock: Mutex::new(()),
             path_limit,
+            auto_nprobe: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

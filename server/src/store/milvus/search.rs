@@ -4,6 +4,7 @@
 //! read from the hits' ids, scores and output columns.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use ::milvus::v2::prelude::{ClientV2, Ids, MetricType, SearchRequest, SearchVectors};
 use serde_json::{Map, Value};
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 use super::{IndexKind, MilvusStore};
 use crate::store::error::StoreError;
 use crate::store::row::{StoredHit, META_FIELD};
+use crate::store::sizing;
 
 impl MilvusStore {
     /// The `k` stored photos most similar (cosine) to `vector`, best first.
@@ -46,6 +48,33 @@ impl MilvusStore {
         self.search_inner(vector, 0, k, true).await
     }
 
+    /// `cfg.nprobe`, or (when not configured) 1/32 of the index's lists, at least 64: read
+    /// from the index once, kept until this store builds an index.
+    async fn nprobe(&self) -> u32 {
+        if let Some(n) = self.cfg.nprobe {
+            return n;
+        }
+        let seen = self.auto_nprobe.load(Ordering::Relaxed);
+        if seen > 0 {
+            return seen;
+        }
+        let nlist = match self.index_info().await {
+            Ok(Some(info)) => info
+                .params
+                .get("nlist")
+                .and_then(|n| n.trim_matches('"').parse::<u32>().ok()),
+            _ => None,
+        };
+        match nlist {
+            Some(nlist) => {
+                let n = sizing::recommended_nprobe(nlist);
+                self.auto_nprobe.store(n, Ordering::Relaxed);
+                n
+            }
+            None => sizing::DEFAULT_NPROBE,
+        }
+    }
+
     async fn search_inner(
         &self,
         vector: &[f32],
@@ -59,7 +88,7 @@ impl MilvusStore {
         }
         let extra = match self.cfg.index {
             IndexKind::IvfFlat { .. } | IndexKind::IvfSq8 { .. } => {
-                HashMap::from([("nprobe".to_owned(), self.cfg.nprobe.to_string())])
+                HashMap::from([("nprobe".to_owned(), self.nprobe().await.to_string())])
             }
             IndexKind::Hnsw { .. } => HashMap::from([(
                 "ef".to_owned(),
