@@ -11,6 +11,7 @@
 use leptos_router::params::ParamsMap;
 
 use crate::assets::with_base;
+use crate::filters::Filters;
 use crate::query::{check_weight, QueryError};
 use crate::search::{parse_page, Query};
 
@@ -146,9 +147,11 @@ pub fn page_from_url(page: Option<&str>) -> u32 {
 }
 
 impl Query {
-    /// The search that URL parameters name (`q`, `img`, `like`, `w`), for the page and the
-    /// JSON API alike. Empty values count as absent; a `w` that is not a valid weight
-    /// (`check_weight`) is an error.
+    /// The search that URL parameters name (`q`, `img`, `like`, `w`, and the filters `in`,
+    /// `from`, `to`, `orient`), for the page and the JSON API alike. Empty values count as
+    /// absent; a `w` that is not a valid weight (`check_weight`) is an error. Filter values are
+    /// kept as given: the engine checks them (`Filters::check`) and refuses bad ones with a
+    /// clear message, on the page as in the API.
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Query, QueryError> {
         let nonempty = |k: &str| get(k).filter(|s| !s.trim().is_empty());
         let w = nonempty("w").map(|w| check_weight(&w)).transpose()?;
@@ -157,6 +160,7 @@ impl Query {
             img: nonempty("img"),
             like: nonempty("like"),
             w,
+            filters: Filters::from_params(&get),
         })
     }
 
