@@ -56,6 +56,13 @@ pub fn like(id: &str) -> String {
     search_route(&[("like", id)])
 }
 
+/// "More like this" inside the same filters (`in`, `from`, `to`, `orient` of `filters`).
+pub fn like_in(id: &str, filters: &Filters) -> String {
+    let mut pairs = vec![("like", id)];
+    pairs.extend(filters.pairs());
+    search_route(&pairs)
+}
+
 /// `href` for a link: `route_with` under the base path.
 pub fn href_with(params: &ParamsMap, changes: &[(&'static str, Option<&str>)]) -> String {
     with_base(&route_with(params, changes))
@@ -208,6 +215,15 @@ mod tests {
         assert_eq!(query_picture("ab12"), "/query/ab12");
         assert_eq!(card("?q=x"), "/card.jpg?q=x");
         assert_eq!(like("7"), "/?like=7");
+        let f = Filters {
+            folder: Some("2019/杭州".into()),
+            orient: Some("square".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            like_in("7", &f),
+            "/?like=7&in=2019%2F%E6%9D%AD%E5%B7%9E&orient=square"
+        );
         // The routes the server mounts name the same paths.
         assert_eq!(THUMB_ROUTE.replace("{id}", "7"), thumb_default(7));
         assert_eq!(IMAGE_ROUTE.replace("{id}", "7"), image(7));

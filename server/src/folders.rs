@@ -36,25 +36,26 @@ pub fn prefixes(folder: &Folder, paths: &PathDisplay) -> Result<Vec<String>, Sea
         }
         s
     };
-    let mut out = match (paths.roots(), folder.absolute) {
-        (None, true) => vec![as_prefix(PathBuf::from(folder.as_path()))],
-        (None, false) => return Err(SearchError::BadRequest(format!(
+    let mut out =
+        match (paths.roots(), folder.absolute) {
+            (None, true) => vec![as_prefix(PathBuf::from(folder.as_path()))],
+            (None, false) => {
+                return Err(SearchError::BadRequest(format!(
             "这里显示完整路径，in= 须为绝对路径 · paths are shown absolute here: in= must be an \
                  absolute folder, like /photos/{}",
             folder.as_path()
-        ))),
-        (Some(_), true) => {
-            return Err(SearchError::BadRequest(
+        )))
+            }
+            (Some(_), true) => return Err(SearchError::BadRequest(
                 "in= 须为网站上显示的相对文件夹，例如 2019/杭州 · in= takes a folder as the site \
                  shows paths, relative to the indexed folder, e.g. 2019/杭州"
                     .into(),
-            ))
-        }
-        (Some(roots), false) => roots
-            .iter()
-            .map(|root| as_prefix(folder.parts.iter().fold(root.clone(), |p, c| p.join(c))))
-            .collect(),
-    };
+            )),
+            (Some(roots), false) => roots
+                .iter()
+                .map(|root| as_prefix(folder.parts.iter().fold(root.clone(), |p, c| p.join(c))))
+                .collect(),
+        };
     out.sort();
     out.dedup();
     Ok(out)
