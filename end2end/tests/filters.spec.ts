@@ -8,25 +8,13 @@
 import { type Page } from '@playwright/test';
 
 import { test, expect, RESULTS_TIMEOUT, collectErrors, openHydrated } from './helpers';
+import { cardIds, searchIds } from './helpers';
 
 const POEM = '枯藤老树昏鸦';
 const K = 2;
 
-/** The photo ids of the gallery's cards, in order (from their `/image/{id}` links). */
-async function cardIds(page: Page): Promise<string[]> {
-  const hrefs = await page.getByTestId('card-open').evaluateAll((els) =>
-    els.map((el) => el.getAttribute('href') ?? ''),
-  );
-  return hrefs.map((h) => h.replace(/^.*\/image\//, ''));
-}
-
 /** The ids the JSON API answers for the poem and `params`. */
-async function apiIds(page: Page, params: string): Promise<string[]> {
-  const res = await page.request.get(`/api/v1/search?q=${encodeURIComponent(POEM)}&${params}`);
-  expect(res.status()).toBe(200);
-  const body = await res.json();
-  return body.results.map((r: { id: string }) => r.id);
-}
+const apiIds = (page: Page, params: string) => searchIds(page, POEM, params);
 
 /** True when `sub` is `all` with some ids left out, in the same order. */
 function isSubsequence(sub: string[], all: string[]): boolean {

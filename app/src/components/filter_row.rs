@@ -83,39 +83,15 @@ pub fn FilterRow(
                         })
                 }}
             </Transition>
-            <label class="filter date">
-                <span>{move || lang.get().t().filter_from}</span>
-                <input
-                    type="text"
-                    name="from"
-                    inputmode="numeric"
-                    maxlength="10"
-                    pattern=DATE_PATTERN
-                    placeholder=move || lang.get().t().filter_date_placeholder
-                    title=move || lang.get().t().filter_date_title
-                    prop:value=value(|f| f.from.clone())
-                    value=value(|f| f.from.clone())
-                    data-testid="filter-from"
-                />
-            </label>
-            <label class="filter date">
-                <span>{move || lang.get().t().filter_to}</span>
-                <input
-                    type="text"
-                    name="to"
-                    inputmode="numeric"
-                    maxlength="10"
-                    pattern=DATE_PATTERN
-                    placeholder=move || lang.get().t().filter_date_placeholder
-                    title=move || lang.get().t().filter_date_title
-                    prop:value=value(|f| f.to.clone())
-                    value=value(|f| f.to.clone())
-                    data-testid="filter-to"
-                />
-            </label>
+            <DateField name="from" label=|t| t.filter_from value=value(|f| f.from.clone()) />
+            <DateField name="to" label=|t| t.filter_to value=value(|f| f.to.clone()) />
             <label class="filter">
                 <span class="visually-hidden">{move || lang.get().t().filter_orient}</span>
-                <select name="orient" data-testid="filter-orient">
+                <select
+                    name="orient"
+                    data-testid="filter-orient"
+                    prop:value=move || filters.read().orient.clone().unwrap_or_default()
+                >
                     <option value="" selected=move || filters.read().orient.is_none()>
                         {move || lang.get().t().orient_any}
                     </option>
@@ -146,4 +122,32 @@ pub fn FilterRow(
     }
     // Erased: the poem box's view type is deep enough already (rustc's query depth limit).
     .into_any()
+}
+
+/// One date field (`from` or `to`): a text field that takes YYYY, YYYY-MM or YYYY-MM-DD.
+#[component]
+fn DateField(
+    name: &'static str,
+    label: fn(&'static crate::i18n::Texts) -> &'static str,
+    value: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let lang = use_lang();
+    let shown = value.clone();
+    view! {
+        <label class="filter date">
+            <span>{move || label(lang.get().t())}</span>
+            <input
+                type="text"
+                name=name
+                inputmode="numeric"
+                maxlength="10"
+                pattern=DATE_PATTERN
+                placeholder=move || lang.get().t().filter_date_placeholder
+                title=move || lang.get().t().filter_date_title
+                prop:value=value
+                value=shown
+                data-testid=format!("filter-{name}")
+            />
+        </label>
+    }
 }
