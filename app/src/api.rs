@@ -1,4 +1,5 @@
-//! The `#[server]` functions the pages call: searches (`search`, `get_status`), the upload of
+//! The `#[server]` functions the pages call: searches (`search`, `get_status`, the folders for
+//! the `in=` filter: `list_folders`), the upload of
 //! a query picture (`upload_query`), and the poems (以图寻诗 lines, 以诗配图 storyboards,
 //! corpus titles, suggestions, example chips). On the server each one goes through the
 //! `SearchService` port (and the upload through `UploadReader`) found in Leptos context.
@@ -47,6 +48,13 @@ pub async fn search(
         .search_page(query, crate::search::clamp_k(k), page.unwrap_or(1))
         .await
         .map_err(with_status)
+}
+
+/// The folders a search can be narrowed to (`in=`), as the site shows them (the first two
+/// levels of the indexed photos' folders).
+#[server]
+pub async fn list_folders() -> Result<Vec<String>, SearchError> {
+    service()?.folders().await.map_err(with_status)
 }
 
 /// Takes an uploaded query picture (multipart field `image`) and returns its id, for

@@ -174,6 +174,19 @@ pub struct Texts {
     pub end_of_results: &'static str,
     pub page_empty: &'static str,
     pub pages: &'static str,
+    pub filters: &'static str,
+    pub filter_in: &'static str,
+    pub filter_in_placeholder: &'static str,
+    pub filter_from: &'static str,
+    pub filter_to: &'static str,
+    pub filter_date_placeholder: &'static str,
+    pub filter_date_title: &'static str,
+    pub filter_orient: &'static str,
+    pub orient_any: &'static str,
+    pub orient_landscape: &'static str,
+    pub orient_portrait: &'static str,
+    pub orient_square: &'static str,
+    pub clear_filters: &'static str,
 }
 
 static ZH: Texts = Texts {
@@ -221,6 +234,19 @@ static ZH: Texts = Texts {
     end_of_results: "没有更多照片了",
     page_empty: "这一页没有照片：这次搜索的结果没有这么多。",
     pages: "翻页",
+    filters: "筛选",
+    filter_in: "文件夹",
+    filter_in_placeholder: "全部文件夹",
+    filter_from: "从",
+    filter_to: "到",
+    filter_date_placeholder: "年-月-日",
+    filter_date_title: "拍摄日期：YYYY、YYYY-MM 或 YYYY-MM-DD",
+    filter_orient: "方向",
+    orient_any: "任意方向",
+    orient_landscape: "横幅",
+    orient_portrait: "竖幅",
+    orient_square: "方形",
+    clear_filters: "清除筛选",
 };
 
 static EN: Texts = Texts {
@@ -268,6 +294,19 @@ static EN: Texts = Texts {
     end_of_results: "No more photos",
     page_empty: "No photos on this page: this search has fewer results.",
     pages: "Pages",
+    filters: "Filters",
+    filter_in: "Folder",
+    filter_in_placeholder: "all folders",
+    filter_from: "From",
+    filter_to: "To",
+    filter_date_placeholder: "YYYY-MM-DD",
+    filter_date_title: "Date taken: YYYY, YYYY-MM or YYYY-MM-DD",
+    filter_orient: "Orientation",
+    orient_any: "any orientation",
+    orient_landscape: "landscape",
+    orient_portrait: "portrait",
+    orient_square: "square",
+    clear_filters: "Clear filters",
 };
 
 /// The language signal every component reads.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod components;
 pub mod downscale;
+pub mod filters;
 pub mod html;
 pub mod i18n;
 pub mod pages;

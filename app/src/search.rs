@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
+pub use crate::filters::Filters;
 pub use crate::query::Term;
 
 /// Results per page when the URL does not say.
@@ -65,8 +66,8 @@ fn first_page() -> u32 {
     1
 }
 
-/// Everything a search can combine; the page's URL carries the same fields
-/// (`/?q=…&img=…&like=…&w=…&k=…`).
+/// Everything a search can combine, and the filters that narrow it; the page's URL carries the
+/// same fields (`/?q=…&img=…&like=…&w=…&k=…&in=…&from=…&to=…&orient=…`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Query {
     /// Text: a line of poetry, or terms joined by `+`/`-` (see `query::parse_terms`).
@@ -81,6 +82,10 @@ pub struct Query {
     /// Weight of the picture or photo against the text terms (default 1).
     #[serde(default)]
     pub w: Option<f32>,
+    /// Only photos in a folder, taken in a date range, of an orientation (`crate::filters`):
+    /// applied inside the vector search, whatever the query.
+    #[serde(default)]
+    pub filters: Filters,
 }
 
 impl Query {
@@ -272,10 +277,20 @@ mod service {
             bytes: Vec<u8>,
             k: usize,
         ) -> Result<SearchResults, SearchError> {
+            self.search_image_where(bytes, k, Filters::default()).await
+        }
+        /// `search_image` among the photos `filters` allow.
+        async fn search_image_where(
+            &self,
+            bytes: Vec<u8>,
+            k: usize,
+            filters: Filters,
+        ) -> Result<SearchResults, SearchError> {
             let id = self.remember_image(bytes).await?;
             self.search(
                 Query {
                     img: Some(id),
+                    filters,
                     ..Default::default()
                 },
                 k,
@@ -284,6 +299,8 @@ mod service {
         }
         /// Largest accepted upload, in bytes.
         fn max_upload_bytes(&self) -> usize;
+        /// The folders a search can be narrowed to (`in=`), as visitors see them.
+        async fn folders(&self) -> Result<Vec<String>, SearchError>;
         /// 以图寻诗: the `k` corpus lines closest to a picture, a photo or a text
         /// (`crate::poems`).
         async fn poem_lines(

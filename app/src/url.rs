@@ -11,6 +11,7 @@
 use leptos_router::params::ParamsMap;
 
 use crate::assets::with_base;
+use crate::filters::Filters;
 use crate::query::{check_weight, QueryError};
 use crate::search::{parse_page, Query};
 
@@ -53,6 +54,13 @@ pub fn card(query: &str) -> String {
 /// "More like this": the search for photos like photo `id`.
 pub fn like(id: &str) -> String {
     search_route(&[("like", id)])
+}
+
+/// "More like this" inside the same filters (`in`, `from`, `to`, `orient` of `filters`).
+pub fn like_in(id: &str, filters: &Filters) -> String {
+    let mut pairs = vec![("like", id)];
+    pairs.extend(filters.pairs());
+    search_route(&pairs)
 }
 
 /// `href` for a link: `route_with` under the base path.
@@ -146,9 +154,11 @@ pub fn page_from_url(page: Option<&str>) -> u32 {
 }
 
 impl Query {
-    /// The search that URL parameters name (`q`, `img`, `like`, `w`), for the page and the
-    /// JSON API alike. Empty values count as absent; a `w` that is not a valid weight
-    /// (`check_weight`) is an error.
+    /// The search that URL parameters name (`q`, `img`, `like`, `w`, and the filters `in`,
+    /// `from`, `to`, `orient`), for the page and the JSON API alike. Empty values count as
+    /// absent; a `w` that is not a valid weight (`check_weight`) is an error. Filter values are
+    /// kept as given: the engine checks them (`Filters::check`) and refuses bad ones with a
+    /// clear message, on the page as in the API.
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Query, QueryError> {
         let nonempty = |k: &str| get(k).filter(|s| !s.trim().is_empty());
         let w = nonempty("w").map(|w| check_weight(&w)).transpose()?;
@@ -157,6 +167,7 @@ impl Query {
             img: nonempty("img"),
             like: nonempty("like"),
             w,
+            filters: Filters::from_params(&get),
         })
     }
 
@@ -204,6 +215,15 @@ mod tests {
         assert_eq!(query_picture("ab12"), "/query/ab12");
         assert_eq!(card("?q=x"), "/card.jpg?q=x");
         assert_eq!(like("7"), "/?like=7");
+        let f = Filters {
+            folder: Some("2019/杭州".into()),
+            orient: Some("square".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            like_in("7", &f),
+            "/?like=7&in=2019%2F%E6%9D%AD%E5%B7%9E&orient=square"
+        );
         // The routes the server mounts name the same paths.
         assert_eq!(THUMB_ROUTE.replace("{id}", "7"), thumb_default(7));
         assert_eq!(IMAGE_ROUTE.replace("{id}", "7"), image(7));

@@ -19,6 +19,22 @@ export const THUMB_SRC = /\/thumb\/[^/?#]+\?(?:[^#]*&)?w=\d+/;
 // An uploaded query picture's shareable URL.
 export const IMG_URL = /\/\?img=[0-9a-f]{20}$/;
 
+/** The photo ids of the gallery's cards, in order (from their `/image/{id}` links). */
+export async function cardIds(page: Page): Promise<string[]> {
+  const hrefs = await page.getByTestId('card-open').evaluateAll((els) =>
+    els.map((el) => el.getAttribute('href') ?? ''),
+  );
+  return hrefs.map((h) => h.replace(/^.*\/image\//, ''));
+}
+
+/** The photo ids the JSON API answers for the text `q` and the other `params`. */
+export async function searchIds(page: Page, q: string, params: string): Promise<string[]> {
+  const res = await page.request.get(`/api/v1/search?q=${encodeURIComponent(q)}&${params}`);
+  expect(res.status()).toBe(200);
+  const body = await res.json();
+  return body.results.map((r: { id: string }) => r.id);
+}
+
 /** The demo .jpg files, sorted by name. */
 export function demoJpegs(): string[] {
   if (!fs.existsSync(PHOTOS_DIR)) {

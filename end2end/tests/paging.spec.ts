@@ -5,27 +5,22 @@
 // server; a page past the 16,384-result window is a clear message, not an error.
 import { type Page } from '@playwright/test';
 
-import { test, expect, RESULTS_TIMEOUT, collectErrors, openHydrated } from './helpers';
+import {
+  test,
+  expect,
+  RESULTS_TIMEOUT,
+  cardIds,
+  collectErrors,
+  openHydrated,
+  searchIds,
+} from './helpers';
 
 const POEM = '枯藤老树昏鸦';
 const K = 8;
 const search = `/?q=${encodeURIComponent(POEM)}&k=${K}&all=1`;
 
-/** The photo ids of the gallery's cards, in order (from their `/image/{id}` links). */
-async function cardIds(page: Page): Promise<string[]> {
-  const hrefs = await page.getByTestId('card-open').evaluateAll((els) =>
-    els.map((el) => el.getAttribute('href') ?? ''),
-  );
-  return hrefs.map((h) => h.replace(/^.*\/image\//, ''));
-}
-
 /** The ids the JSON API answers for `params`. */
-async function apiIds(page: Page, params: string): Promise<string[]> {
-  const res = await page.request.get(`/api/v1/search?q=${encodeURIComponent(POEM)}&${params}`);
-  expect(res.status()).toBe(200);
-  const body = await res.json();
-  return body.results.map((r: { id: string }) => r.id);
-}
+const apiIds = (page: Page, params: string) => searchIds(page, POEM, params);
 
 test('load more, then scrolling, fills the gallery with every page in order', async ({ page }) => {
   const errors = collectErrors(page);

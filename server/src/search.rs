@@ -1,6 +1,8 @@
 //! The search engine: "query → results" over the CLIP encoder and the Milvus store — text,
 //! picture and combined queries (`夕阳 - 城市`) become one vector, the store returns the
-//! closest photos, one page at a time (`app::search::page_window`). It implements `app`'s
+//! closest photos, one page at a time (`app::search::page_window`), among the photos the
+//! query's filters allow (`in=`, `from=`, `to=`, `orient=`: one Milvus expression inside the
+//! same search, built by `store::filter`). It implements `app`'s
 //! `SearchService` port: the server functions (through Leptos context), the JSON API, the
 //! media routes and the CLI all use it.
 
@@ -10,16 +12,17 @@ use std::time::Instant;
 
 use app::query::parse_terms;
 use app::search::{
-    page_window, too_large, Hit, Query, SearchError, SearchResults, SearchService, ServerStatus,
-    MAX_WINDOW,
+    page_window, too_large, Filters, Hit, Query, SearchError, SearchResults, SearchService,
+    ServerStatus, MAX_WINDOW,
 };
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
+use crate::folders::FolderList;
 use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::poems::PoemLines;
 use crate::query_images::QueryImages;
-use crate::store::{MilvusStore, StoreError, StoredHit};
+use crate::store::{FilterExpr, MilvusStore, RowFilter, StoreError, StoredHit};
 use crate::visible_path::PathDisplay;
 
 /// Longest query text accepted (characters); the model reads at most 52 tokens anyway.
@@ -44,6 +47,18 @@ pub struct SearchEngine {
     paths: PathDisplay,
     /// The `poem_lines` collection (以图寻诗, `crate::poems`), when opened.
     poems: Option<Arc<PoemLines>>,
+    /// The folders the site offers for `in=`.
+    folders: FolderList,
+}
+
+/// Which rows a search may return.
+pub enum Narrowed {
+    /// Every row (no filter).
+    All,
+    /// The rows that match this expression.
+    Where(FilterExpr),
+    /// None: the folder is not under any indexed folder.
+    Nothing,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -75,6 +90,7 @@ impl SearchEngine {
             pictures: PictureQueue::new(decode_parallelism(), DEFAULT_WAITING),
             paths: PathDisplay::absolute(),
             poems: None,
+            folders: FolderList::default(),
         }
     }
 
@@ -169,17 +185,19 @@ impl SearchEngine {
 
     /// Top-k photos for a query vector.
     pub async fn search_vector(&self, v: &[f32], k: usize) -> Result<Vec<Hit>, SearchError> {
-        self.search_vector_at(v, 0, k).await
+        self.search_vector_at(v, 0, k, None).await
     }
 
-    /// The `k` photos after the `offset` closest to a query vector (one page).
+    /// The `k` photos after the `offset` closest to a query vector (one page), among those
+    /// that match `filter`.
     pub async fn search_vector_at(
         &self,
         v: &[f32],
         offset: usize,
         k: usize,
+        filter: Option<&FilterExpr>,
     ) -> Result<Vec<Hit>, SearchError> {
-        match self.store.search_page(v, offset, k).await {
+        match self.store.search_page_where(v, offset, k, filter).await {
             Ok(hits) => Ok(hits.into_iter().map(|h| to_hit(h, &self.paths)).collect()),
             // A collection with no photos yet cannot be indexed or loaded: that is "nothing
             // found" (the page says how to add photos), not an outage.
@@ -190,30 +208,78 @@ impl SearchEngine {
         }
     }
 
-    /// Photos most like the photo `id` (itself first), page `page` of `k`, and whether a
-    /// next page has photos.
+    /// Photos most like the photo `id` (itself first, when the filters allow it), page `page`
+    /// of `k`, among the photos `filters` allow, and whether a next page has photos.
     pub async fn similar(
         &self,
         id: i64,
         k: usize,
         page: u32,
+        filters: &Filters,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
         page_window(k, page)?;
+        let narrowed = self.narrow(filters)?;
         let v = self.photo_vector(id).await?;
-        self.page_of(&v, k, page).await
+        self.page_of(&v, k, page, &narrowed).await
     }
 
-    /// Page `page` of `k` hits for a query vector, and whether a next page has hits: one hit
-    /// past the page is asked for (when the window allows it) and dropped.
+    /// The rows `filters` allow: their values checked (a bad one is `BadRequest`, in both
+    /// languages), the folder mapped to absolute prefixes under the indexed folders, and the
+    /// whole made into one expression by `store::filter`.
+    pub fn narrow(&self, filters: &Filters) -> Result<Narrowed, SearchError> {
+        let checked = filters
+            .check()
+            .map_err(|e| SearchError::BadRequest(e.to_string()))?;
+        if checked.is_empty() {
+            return Ok(Narrowed::All);
+        }
+        let prefixes = checked
+            .folder
+            .as_ref()
+            .map(|f| crate::folders::prefixes(f, &self.paths))
+            .transpose()?;
+        if prefixes.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Narrowed::Nothing);
+        }
+        let filter = RowFilter {
+            prefixes,
+            taken_from: checked.taken_from,
+            taken_before: checked.taken_before,
+            orient: checked.orient,
+        };
+        match filter.expr(&self.store.config().path_field) {
+            Ok(Some(expr)) => Ok(Narrowed::Where(expr)),
+            Ok(None) => Ok(Narrowed::All),
+            Err(e) => Err(SearchError::BadRequest(format!(
+                "无法按这个文件夹筛选 · {e}"
+            ))),
+        }
+    }
+
+    /// The folders the site offers for `in=` (as visitors see them; none where paths are
+    /// shown absolute).
+    pub async fn folder_list(&self) -> Result<Vec<String>, SearchError> {
+        self.folders.get(&self.store, &self.paths).await
+    }
+
+    /// Page `page` of `k` hits for a query vector among the rows `narrowed` allows, and
+    /// whether a next page has hits: one hit past the page is asked for (when the window
+    /// allows it) and dropped.
     async fn page_of(
         &self,
         v: &[f32],
         k: usize,
         page: u32,
+        narrowed: &Narrowed,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
         let (offset, limit) = page_window(k, page)?;
+        let filter = match narrowed {
+            Narrowed::All => None,
+            Narrowed::Where(expr) => Some(expr),
+            Narrowed::Nothing => return Ok((Vec::new(), false)),
+        };
         let probe = (limit + 1).min(MAX_WINDOW - offset);
-        let mut hits = self.search_vector_at(v, offset, probe).await?;
+        let mut hits = self.search_vector_at(v, offset, probe, filter).await?;
         let more = hits.len() > limit;
         hits.truncate(limit);
         Ok((hits, more))
@@ -254,8 +320,9 @@ impl SearchService for SearchEngine {
         page: u32,
     ) -> Result<SearchResults, SearchError> {
         let start = Instant::now();
-        // A page past the window is refused before any model runs.
+        // A page past the window, or a bad filter, is refused before any model runs.
         page_window(k, page)?;
+        let narrowed = self.narrow(&query.filters)?;
         let mut parts: Vec<(Arc<Vec<f32>>, f32)> = Vec::new();
         let mut found = SearchResults {
             hits: Vec::new(),
@@ -306,7 +373,7 @@ impl SearchService for SearchEngine {
             clean_query("")?;
         }
         let v = combine(&parts)?;
-        (found.hits, found.more) = self.page_of(&v, k, page).await?;
+        (found.hits, found.more) = self.page_of(&v, k, page, &narrowed).await?;
         found.took_ms = start.elapsed().as_millis() as u64;
         Ok(found)
     }
@@ -328,6 +395,10 @@ impl SearchService for SearchEngine {
 
     fn max_upload_bytes(&self) -> usize {
         self.max_upload_bytes
+    }
+
+    async fn folders(&self) -> Result<Vec<String>, SearchError> {
+        self.folder_list().await
     }
 
     async fn poem_lines(

@@ -47,8 +47,17 @@ impl PathDisplay {
 
     /// The path a visitor may see for a stored `filepath`.
     pub fn show(&self, filepath: &str) -> String {
+        match self.roots() {
+            Some(folders) => relative_to(Path::new(filepath), &folders),
+            None => filepath.to_string(),
+        }
+    }
+
+    /// The indexed folders paths are shown relative to (re-read when the list changed), or
+    /// `None` when paths are shown absolute.
+    pub fn roots(&self) -> Option<Vec<PathBuf>> {
         let Mode::Relative { file, cache } = &self.mode else {
-            return filepath.to_string();
+            return None;
         };
         let mtime = std::fs::metadata(file).and_then(|m| m.modified()).ok();
         let stale = cache.read().map(|c| c.0 != mtime).unwrap_or(true);
@@ -58,8 +67,7 @@ impl PathDisplay {
                 *c = (mtime, folders);
             }
         }
-        let folders = cache.read().map(|c| c.1.clone()).unwrap_or_default();
-        relative_to(Path::new(filepath), &folders)
+        Some(cache.read().map(|c| c.1.clone()).unwrap_or_default())
     }
 }
 

@@ -161,7 +161,9 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
         .join(", ");
     let src = with_base(&url::thumb(&hit.id, THUMB_WIDTHS[1]));
     let full = with_base(&url::image(&hit.id));
-    let like = with_base(&url::like(&hit.id));
+    let filters =
+        use_query_map().with_untracked(|p| crate::filters::Filters::from_params(|k| p.get(k)));
+    let like = with_base(&url::like_in(&hit.id, &filters));
     // Plain clicks open the lightbox; modified clicks (new tab...) and no-script visitors
     // follow the link to the full image.
     // Effects run only in the browser, after hydration: then the card asks for sharp files.

@@ -22,6 +22,7 @@ pub fn Lightbox(
     selected: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let lang = use_lang();
+    let params = leptos_router::hooks::use_query_map();
     let dims = RwSignal::new(None::<(u32, u32)>);
     let dialog = NodeRef::<html::Div>::new();
     let touch_x = StoredValue::new(None::<i32>);
@@ -100,7 +101,8 @@ pub fn Lightbox(
         let hit = hits.with(|h| h.get(i).cloned())?;
         let t = lang.get().t();
         let src = with_base(&crate::url::image(&hit.id));
-        let like = with_base(&crate::url::like(&hit.id));
+        let filters = params.with_untracked(|p| crate::filters::Filters::from_params(|k| p.get(k)));
+        let like = with_base(&crate::url::like_in(&hit.id, &filters));
         let size = hit.bytes.map(human_bytes);
         Some(view! {
             <div

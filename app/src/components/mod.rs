@@ -1,6 +1,7 @@
 //! Reusable view components, one concern per file.
 
 pub mod examples;
+pub mod filter_row;
 pub mod gallery;
 pub mod lang_switch;
 pub mod lightbox;

@@ -1,5 +1,6 @@
 //! The poem box: a GET form on `/` (so it works before hydration and gives a shareable URL),
-//! submitted through the router once the client runs; Enter submits and Shift+Enter adds a
+//! with the filter row (`filter_row`), submitted through the router once the client runs
+//! (empty filter fields left out of the URL); Enter submits and Shift+Enter adds a
 //! line, suggestions from the poem corpus while typing (`suggest`), and example chips from the
 //! corpus (`examples`).
 
@@ -8,6 +9,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::assets::with_base;
 use crate::components::examples::CorpusExamples;
+use crate::components::filter_row::FilterRow;
 use crate::components::suggest::{Suggest, SuggestList};
 use crate::i18n::use_lang;
 use crate::search::{Query, DEFAULT_K};
@@ -59,6 +61,11 @@ pub fn PoemBox(
         else {
             return;
         };
+        for key in crate::filters::FILTER_KEYS {
+            if params.get(key).is_some_and(|v| v.trim().is_empty()) {
+                params.delete(key);
+            }
+        }
         let params = String::from(params.to_string());
         navigate(&with_base(&format!("/?{params}")), as_is());
     };
@@ -133,6 +140,7 @@ pub fn PoemBox(
                 <SuggestList state=suggest />
                 {combine}
                 {k_field}
+                <FilterRow query />
                 <p class="syntax-hint">{move || lang.get().t().syntax_hint}</p>
             </form>
             <CorpusExamples />

@@ -22,6 +22,7 @@ pub fn PagePoemPanel() -> impl IntoView {
         PoemQuery {
             q: String::new(),
             w: None,
+            filters: Default::default(),
             ..PoemQuery::from_page_params(|k| p.get(k))
         }
     });

@@ -68,7 +68,11 @@ pub fn HomePage() -> impl IntoView {
     Effect::new(move |_| match upload.value().get() {
         Some(Ok(id)) => {
             upload.value().set(None);
-            navigate(&search_href(&[("img", &id)]), as_is());
+            // A new picture search keeps the filters on screen.
+            let filters = query.read_untracked().filters.clone();
+            let mut pairs = vec![("img", id.as_str())];
+            pairs.extend(filters.pairs());
+            navigate(&search_href(&pairs), as_is());
         }
         Some(Err(e)) => {
             upload.value().set(None);

@@ -1,10 +1,11 @@
-//! `shihua search`: the same search the site runs (text or picture → ranked photos), printed
-//! as ranked file paths with scores, or as JSON.
+//! `shihua search`: the same search the site runs (text or picture → ranked photos, narrowed
+//! by the same filters: `--in`, `--from`, `--to`, `--orient`), printed as ranked file paths
+//! with scores, or as JSON.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use app::search::{clamp_k, SearchService};
+use app::search::{clamp_k, Filters, Query, SearchService};
 
 use crate::config::Common;
 use crate::search::SearchEngine;
@@ -24,6 +25,30 @@ pub struct SearchArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Only photos in this folder (and below it); a relative folder is taken from the
+    /// current directory.
+    #[arg(long = "in", value_name = "FOLDER")]
+    folder: Option<PathBuf>,
+    /// Only photos taken on or after this date: YYYY, YYYY-MM or YYYY-MM-DD (EXIF date, else
+    /// the file's mtime; read as UTC).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Only photos taken on or before this date (the whole year, month or day).
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Only landscape, portrait or square photos.
+    #[arg(long, value_name = "ORIENT")]
+    orient: Option<String>,
+}
+
+/// The folder as an absolute path (the CLI shows and stores paths absolute).
+fn absolute_folder(folder: PathBuf) -> String {
+    let abs = std::fs::canonicalize(&folder).unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(&folder))
+            .unwrap_or(folder)
+    });
+    abs.to_string_lossy().into_owned()
 }
 
 pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
@@ -32,7 +57,19 @@ pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
         image,
         k,
         json,
+        folder,
+        from,
+        to,
+        orient,
     } = args;
+    let filters = Filters {
+        folder: folder.map(absolute_folder),
+        from,
+        to,
+        orient,
+    };
+    // Bad filter values are refused before anything starts.
+    filters.check().map_err(|e| anyhow::anyhow!(e))?;
     let (opened, encoder) = startup::open_store_and_encoder(cfg, false).await?;
     opened.store.ensure_collection(false).await?;
     opened.store.load().await?;
@@ -42,9 +79,15 @@ pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
         (_, Some(path)) => {
             let bytes =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            svc.search_image(bytes, k).await
+            svc.search_image_where(bytes, k, filters).await
         }
-        (Some(text), None) => svc.search_text(&text, k).await,
+        (Some(text), None) => {
+            let query = Query {
+                filters,
+                ..Query::text(text)
+            };
+            svc.search(query, k).await
+        }
         (None, None) => anyhow::bail!("give a text to search for, or --image PATH"),
     };
     opened.close().await;

@@ -2,7 +2,9 @@
 //! `GET search?q=&img=&like=&w=&k=&page=` (text, combined terms such as `夕阳 - 城市`, a kept
 //! query picture, a collection photo, or any mix; `page` from 1, `k` results each),
 //! `POST search/image` (multipart field `image`, optional `k`; answers with the first page and
-//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`.
+//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`,
+//! `GET folders`. Every search takes the filters `in=`, `from=`, `to=`, `orient=` (for
+//! `search/image` in the query string), checked by the engine: a bad value is a 400.
 //! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
 use std::time::Instant;
@@ -10,8 +12,8 @@ use std::time::Instant;
 use app::assets::SiteAssets;
 use app::query::Term;
 use app::search::{
-    clamp_k, parse_page, Hit, Query as SearchQuery, SearchError, SearchResults, SearchService,
-    IMAGE_FIELD, MAX_K,
+    clamp_k, parse_page, Filters, Hit, Query as SearchQuery, SearchError, SearchResults,
+    SearchService, IMAGE_FIELD, MAX_K,
 };
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -29,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/search/image", post(search_image))
         .route("/api/v1/similar/{id}", get(similar))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/folders", get(folders))
 }
 
 /// One result as the API shows it.
@@ -119,6 +122,32 @@ fn parse_k(k: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// The filter parameters every search takes.
+#[derive(Deserialize, Default)]
+pub struct FilterParams {
+    #[serde(rename = "in")]
+    folder: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    orient: Option<String>,
+}
+
+impl FilterParams {
+    fn filters(&self) -> Filters {
+        Filters::from_params(|key| self.get(key))
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        match key {
+            "in" => self.folder.clone(),
+            "from" => self.from.clone(),
+            "to" => self.to.clone(),
+            "orient" => self.orient.clone(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct SearchParams {
     q: Option<String>,
@@ -127,6 +156,8 @@ pub struct SearchParams {
     w: Option<String>,
     k: Option<String>,
     page: Option<String>,
+    #[serde(flatten)]
+    filters: FilterParams,
 }
 
 async fn search(
@@ -141,7 +172,7 @@ async fn search(
         "img" => p.img.clone(),
         "like" => p.like.clone(),
         "w" => p.w.clone(),
-        _ => None,
+        other => p.filters.get(other),
     })
     .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
     Ok(Json(ApiResults::new(
@@ -153,8 +184,14 @@ async fn search(
 async fn search_image(
     State(st): State<AppState>,
     Extension(site): Extension<SiteAssets>,
+    Query(f): Query<FilterParams>,
     req: Request,
 ) -> Result<Json<ApiResults>, ApiError> {
+    let filters = f.filters();
+    // A bad filter is refused before the picture is read or encoded.
+    filters
+        .check()
+        .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
     let form = super::upload::read_request(req, st.engine.max_upload_bytes()).await?;
     let k = parse_k(form.k.as_deref())?;
     let image = form.image.ok_or_else(|| {
@@ -163,7 +200,7 @@ async fn search_image(
         )))
     })?;
     Ok(Json(ApiResults::new(
-        st.engine.search_image(image, k).await?,
+        st.engine.search_image_where(image, k, filters).await?,
         &site.base,
     )))
 }
@@ -172,6 +209,8 @@ async fn search_image(
 pub struct KQuery {
     k: Option<String>,
     page: Option<String>,
+    #[serde(flatten)]
+    filters: FilterParams,
 }
 
 async fn similar(
@@ -186,7 +225,7 @@ async fn similar(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
-    let (hits, more) = st.engine.similar(id, k, page).await?;
+    let (hits, more) = st.engine.similar(id, k, page, &p.filters.filters()).await?;
     let next_page = more.then_some(page + 1);
     Ok(Json(ApiResults {
         results: hits.into_iter().map(|h| api_hit(h, &site.base)).collect(),
@@ -197,6 +236,11 @@ async fn similar(
         page,
         next_page,
     }))
+}
+
+/// The folders a search can be narrowed to (`in=`), as the site shows them.
+async fn folders(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "folders": st.engine.folder_list().await? })))
 }
 
 async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {

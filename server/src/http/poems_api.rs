@@ -53,7 +53,7 @@ async fn poems(
         q: p.q.unwrap_or_default(),
         img: p.img,
         like: p.like,
-        w: None,
+        ..Default::default()
     };
     let results = st.engine.poem_lines(query, k).await?;
     Ok(Json(PoemResults { results }))

@@ -1,5 +1,5 @@
 //! Decoding a picture: any format the `image` crate reads, EXIF orientation applied (phone
-//! photos must be upright), bounded by pixel and memory limits so a decompression bomb is
+//! photos must be upright) and the EXIF date taken read ([`super::taken`]), bounded by pixel and memory limits so a decompression bomb is
 //! refused from its header, before any large allocation; a cut-off JPEG is refused rather than
 //! filled with grey. Optionally (`target`), a large JPEG is decoded at a reduced DCT scale.
 //! Used by the model's preprocessing ([`crate::clip::preprocess`]) and by thumbnails.
@@ -32,6 +32,9 @@ pub struct Decoded {
     pub image: DynamicImage,
     pub width: u32,
     pub height: u32,
+    /// When it was taken by its EXIF date (seconds since the epoch, the camera's clock read
+    /// as UTC), if it has one.
+    pub taken_at: Option<i64>,
 }
 
 /// Decode bytes of any supported format, refusing pictures over `max_pixels` before decoding.
@@ -79,6 +82,12 @@ pub fn decode_draft(
             max_pixels / 1_000_000
         )));
     }
+    // The EXIF chunk first: the JPEG decoder keeps the orientation it finds there.
+    let taken_at = decoder
+        .exif_metadata()
+        .ok()
+        .flatten()
+        .and_then(|chunk| super::taken::taken_at(&chunk));
     let orientation = decoder
         .orientation()
         .map_err(|e| DecodeError::Decode(e.to_string()))?;
@@ -96,6 +105,7 @@ pub fn decode_draft(
                 image,
                 width,
                 height,
+                taken_at,
             });
         }
     }
@@ -109,6 +119,7 @@ pub fn decode_draft(
         image,
         width,
         height,
+        taken_at,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Row preparation: one photo read (stable), hashed, decoded and resized into the model's
 //! input tensor, with the dynamic fields of its row (`sha256`, `mtime`/`mtime_ns`, `size`,
-//! `width`, `height`, and the `model` and `variant` that make its vector). Also owns how a
+//! `width`, `height`, `orient`, `taken_at`/`taken_src` (EXIF date, else mtime), and the
+//! `model` and `variant` that make its vector). Also owns how a
 //! row's mtime is stored and compared ([`Mtime`]).
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,14 @@ pub(super) fn prepare(
     extra.insert(row::SIZE.into(), json!(bytes.len()));
     extra.insert(row::WIDTH.into(), json!(decoded.width));
     extra.insert(row::HEIGHT.into(), json!(decoded.height));
+    let orient = app::filters::Orient::of(decoded.width, decoded.height);
+    extra.insert(row::ORIENT.into(), json!(orient.as_str()));
+    let (taken, src) = match decoded.taken_at {
+        Some(t) => (t, row::TAKEN_FROM_EXIF),
+        None => (mtime.secs as i64, row::TAKEN_FROM_MTIME),
+    };
+    extra.insert(row::TAKEN_AT.into(), json!(taken));
+    extra.insert(row::TAKEN_SRC.into(), json!(src));
     extra.insert(row::MODEL.into(), json!(model.id));
     extra.insert(row::VARIANT.into(), json!(model.variant));
     Ok(Prepared {

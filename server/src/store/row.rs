@@ -2,7 +2,7 @@
 //! layout (`id`, the vector field, the path field; the last two configurable, with the
 //! reference article's names as defaults), Milvus' `$meta` column of dynamic fields, and the
 //! dynamic fields the indexer writes into every photo row (`sha256`, `mtime`, `mtime_ns`,
-//! `size`, `width`, `height`, `model`, `variant`). Everything that reads or writes a row names
+//! `size`, `width`, `height`, `orient`, `taken_at`, `taken_src`, `model`, `variant`). Everything that reads or writes a row names
 //! its fields through these constants.
 
 use serde_json::{Map, Value};
@@ -29,6 +29,19 @@ pub const SIZE: &str = "size";
 pub const WIDTH: &str = "width";
 /// Dynamic field: decoded height in pixels.
 pub const HEIGHT: &str = "height";
+/// Dynamic field: `landscape`, `portrait` or `square` (`app::filters::Orient::of` the upright
+/// width and height), for the `orient=` filter (Milvus cannot compare two JSON fields).
+pub const ORIENT: &str = "orient";
+/// Dynamic field: when the photo was taken, whole seconds since the epoch: its EXIF
+/// DateTimeOriginal read as UTC, else its mtime (`TAKEN_SRC` says which). The `from=`/`to=`
+/// filters compare it.
+pub const TAKEN_AT: &str = "taken_at";
+/// Dynamic field: where `taken_at` came from: `TAKEN_FROM_EXIF` or `TAKEN_FROM_MTIME`.
+pub const TAKEN_SRC: &str = "taken_src";
+/// `taken_src` of a date read from EXIF.
+pub const TAKEN_FROM_EXIF: &str = "exif";
+/// `taken_src` of a photo without an EXIF date: `taken_at` is its modification time.
+pub const TAKEN_FROM_MTIME: &str = "mtime";
 /// Dynamic field: the model id that made the vector.
 pub const MODEL: &str = "model";
 /// Dynamic field: the weights variant that made the vector (`fp32`, `int8`, …).

@@ -1,6 +1,6 @@
 //! Rows in and out: inserts (validated first, chunked, serialised behind the write lock),
-//! flush, deletes by id, point reads by id (a row, a vector), listing every row in id ranges
-//! (complete on servers that cap query results) and counting.
+//! flush, deletes by id, point reads by id (a row, a vector), listing every row (or only its
+//! path) in id ranges (complete on servers that cap query results) and counting.
 
 use std::time::Duration;
 
@@ -273,6 +273,21 @@ impl MilvusStore {
     /// Complete on servers that cap query results, as [`list_indexed`](Self::list_indexed).
     /// A range whose rows change between its count and its read is read again.
     pub async fn list_rows(&self) -> Result<Vec<StoredRow>, StoreError> {
+        self.list_rows_with(true).await
+    }
+
+    /// Every stored row's id and path (no dynamic fields: a lighter
+    /// [`list_rows`](Self::list_rows)), sorted by id.
+    pub async fn list_paths(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(self
+            .list_rows_with(false)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.filepath))
+            .collect())
+    }
+
+    async fn list_rows_with(&self, meta: bool) -> Result<Vec<StoredRow>, StoreError> {
         const RETRIES: usize = 50;
         let mut retries = 0;
         let mut out = Vec::new();
@@ -291,11 +306,10 @@ impl MilvusStore {
                 ranges.push((lo, mid));
                 continue;
             }
-            let fields = vec![
-                ID_FIELD.to_owned(),
-                self.cfg.path_field.clone(),
-                META_FIELD.to_owned(),
-            ];
+            let mut fields = vec![ID_FIELD.to_owned(), self.cfg.path_field.clone()];
+            if meta {
+                fields.push(META_FIELD.to_owned());
+            }
             let resp = self.query("list_rows", filter, fields, Some(n)).await?;
             let results = resp.results();
             let ids = results

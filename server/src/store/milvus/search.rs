@@ -1,7 +1,8 @@
 //! Nearest-neighbour search: the `k` stored rows closest (cosine) to a vector, or the `k`
 //! after the first `offset` (a page: Milvus' own `offset`, so `offset + k ≤ 16,384`), with the
 //! search parameter that goes with the configured index (`nprobe` for IVF, `ef` for HNSW),
-//! read from the hits' ids, scores and output columns.
+//! optionally narrowed by a filter expression inside the same search (`store/filter.rs`), read
+//! from the hits' ids, scores and output columns.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{IndexKind, MilvusStore};
 use crate::store::error::StoreError;
+use crate::store::filter::FilterExpr;
 use crate::store::row::{StoredHit, META_FIELD};
 use crate::store::sizing;
 
@@ -30,8 +32,21 @@ impl MilvusStore {
         offset: usize,
         k: usize,
     ) -> Result<Vec<StoredHit>, StoreError> {
+        self.search_page_where(vector, offset, k, None).await
+    }
+
+    /// [`search_page`](Self::search_page) among the rows that match `filter` only: Milvus
+    /// applies it inside the search, so the pages are the filtered ranking, full and in order
+    /// (`server/tests/filters.rs` checks them against the unfiltered one).
+    pub async fn search_page_where(
+        &self,
+        vector: &[f32],
+        offset: usize,
+        k: usize,
+        filter: Option<&FilterExpr>,
+    ) -> Result<Vec<StoredHit>, StoreError> {
         Ok(self
-            .search_inner(vector, offset, k, false)
+            .search_inner(vector, offset, k, false, filter)
             .await?
             .into_iter()
             .map(|(hit, _)| hit)
@@ -45,7 +60,7 @@ impl MilvusStore {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
-        self.search_inner(vector, 0, k, true).await
+        self.search_inner(vector, 0, k, true, None).await
     }
 
     /// `cfg.nprobe`, or (when not configured) 1/32 of the index's lists, at least 64: read
@@ -81,6 +96,7 @@ impl MilvusStore {
         offset: usize,
         k: usize,
         with_meta: bool,
+        filter: Option<&FilterExpr>,
     ) -> Result<Vec<(StoredHit, Map<String, Value>)>, StoreError> {
         self.check_vector(vector)?;
         if k == 0 {
@@ -97,7 +113,7 @@ impl MilvusStore {
                     .to_string(),
             )]),
         };
-        let request = SearchRequest::builder()
+        let mut request = SearchRequest::builder()
             .collection_name(&self.cfg.collection)
             .vector_field(&self.cfg.vector_field)
             .vectors(SearchVectors::Float(vec![vector.to_vec()]))
@@ -109,8 +125,11 @@ impl MilvusStore {
             .limit(k as i64)
             .offset(offset as i64)
             .metric_type(MetricType::Cosine)
-            .extra_params(extra)
-            .build();
+            .extra_params(extra);
+        if let Some(f) = filter {
+            request = request.filter(f.as_str());
+        }
+        let request = request.build();
         let resp = self.read("search", request, ClientV2::search).await?;
         let Some(result) = resp.results().iter().next() else {
             return Ok(Vec::new());
