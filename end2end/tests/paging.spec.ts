@@ -19,9 +19,9 @@ async function cardIds(page: Page): Promise<string[]> {
   return hrefs.map((h) => h.replace(/^.*\/image\//, ''));
 }
 
-/** The ids the JSON API answers for `params`. */
+/** The ids the JSON API answers for `params`, unfolded (`all=1`, as the page's search). */
 async function apiIds(page: Page, params: string): Promise<string[]> {
-  const res = await page.request.get(`/api/v1/search?q=${encodeURIComponent(POEM)}&${params}`);
+  const res = await page.request.get(`/api/v1/search?q=${encodeURIComponent(POEM)}&all=1&${params}`);
   expect(res.status()).toBe(200);
   const body = await res.json();
   return body.results.map((r: { id: string }) => r.id);

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clip;
 pub mod config;
+pub mod fold;
 pub mod http;
 pub mod image;
 pub mod ingest;

@@ -1,6 +1,7 @@
 //! The search engine: "query → results" over the CLIP encoder and the Milvus store — text,
 //! picture and combined queries (`夕阳 - 城市`) become one vector, the store returns the
-//! closest photos, one page at a time (`app::search::page_window`). It implements `app`'s
+//! closest photos, one page at a time (`app::search::page_window`), with identical files and
+//! near-identical photos folded (`crate::fold`) unless `all=1`. It implements `app`'s
 //! `SearchService` port: the server functions (through Leptos context), the JSON API, the
 //! media routes and the CLI all use it.
 
@@ -11,7 +12,7 @@ use std::time::Instant;
 use app::query::parse_terms;
 use app::search::{
     page_window, too_large, Hit, Query, SearchError, SearchResults, SearchService, ServerStatus,
-    MAX_WINDOW,
+    FOLD_THRESHOLD, MAX_WINDOW,
 };
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
@@ -44,6 +45,8 @@ pub struct SearchEngine {
     paths: PathDisplay,
     /// The `poem_lines` collection (以图寻诗, `crate::poems`), when opened.
     poems: Option<Arc<PoemLines>>,
+    /// Cosine from which a result folds under a better-ranked one (`crate::fold`).
+    fold_threshold: f32,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -75,6 +78,7 @@ impl SearchEngine {
             pictures: PictureQueue::new(decode_parallelism(), DEFAULT_WAITING),
             paths: PathDisplay::absolute(),
             poems: None,
+            fold_threshold: FOLD_THRESHOLD,
         }
     }
 
@@ -87,6 +91,13 @@ impl SearchEngine {
     /// How result paths are shown to whoever asks (`serve`: relative to the indexed folder).
     pub fn with_paths(mut self, paths: PathDisplay) -> Self {
         self.paths = paths;
+        self
+    }
+
+    /// Folds a result under a better-ranked one from this cosine on (default
+    /// `FOLD_THRESHOLD`; `--fold-threshold`).
+    pub fn with_fold_threshold(mut self, threshold: f32) -> Self {
+        self.fold_threshold = threshold;
         self
     }
 
@@ -179,8 +190,19 @@ impl SearchEngine {
         offset: usize,
         k: usize,
     ) -> Result<Vec<Hit>, SearchError> {
+        let hits = self.stored_page(v, offset, k).await?;
+        Ok(hits.into_iter().map(|h| self.to_hit(h)).collect())
+    }
+
+    /// The stored hits `offset .. offset + k` of the ranking for a query vector.
+    pub(crate) async fn stored_page(
+        &self,
+        v: &[f32],
+        offset: usize,
+        k: usize,
+    ) -> Result<Vec<StoredHit>, SearchError> {
         match self.store.search_page(v, offset, k).await {
-            Ok(hits) => Ok(hits.into_iter().map(|h| to_hit(h, &self.paths)).collect()),
+            Ok(hits) => Ok(hits),
             // A collection with no photos yet cannot be indexed or loaded: that is "nothing
             // found" (the page says how to add photos), not an outage.
             Err(e) => match self.store.count().await {
@@ -190,27 +212,38 @@ impl SearchEngine {
         }
     }
 
+    /// A stored hit as a result, its path as visitors may see it.
+    pub(crate) fn to_hit(&self, h: StoredHit) -> Hit {
+        to_hit(h, &self.paths)
+    }
+
     /// Photos most like the photo `id` (itself first), page `page` of `k`, and whether a
-    /// next page has photos.
+    /// next page has photos; folded unless `all`.
     pub async fn similar(
         &self,
         id: i64,
         k: usize,
         page: u32,
+        all: bool,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
         page_window(k, page)?;
         let v = self.photo_vector(id).await?;
-        self.page_of(&v, k, page).await
+        self.page_of(&v, k, page, all).await
     }
 
-    /// Page `page` of `k` hits for a query vector, and whether a next page has hits: one hit
-    /// past the page is asked for (when the window allows it) and dropped.
+    /// Page `page` of `k` results for a query vector, and whether a next page has results:
+    /// folded (`crate::fold`), or with `all` one hit per result, one hit past the page asked
+    /// for (when the window allows it) and dropped.
     async fn page_of(
         &self,
         v: &[f32],
         k: usize,
         page: u32,
+        all: bool,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
+        if !all {
+            return self.folded_page(v, k, page, self.fold_threshold).await;
+        }
         let (offset, limit) = page_window(k, page)?;
         let probe = (limit + 1).min(MAX_WINDOW - offset);
         let mut hits = self.search_vector_at(v, offset, probe).await?;
@@ -306,7 +339,7 @@ impl SearchService for SearchEngine {
             clean_query("")?;
         }
         let v = combine(&parts)?;
-        (found.hits, found.more) = self.page_of(&v, k, page).await?;
+        (found.hits, found.more) = self.page_of(&v, k, page, query.all).await?;
         found.took_ms = start.elapsed().as_millis() as u64;
         Ok(found)
     }
@@ -442,11 +475,8 @@ fn to_hit(h: StoredHit, paths: &PathDisplay) -> Hit {
         .unwrap_or_else(|| h.filepath.clone());
     let bytes = std::fs::metadata(&h.filepath).ok().map(|m| m.len());
     Hit {
-        id: h.id.to_string(),
-        filepath: paths.show(&h.filepath),
-        name,
-        score: h.score,
         bytes,
+        ..Hit::new(h.id.to_string(), paths.show(&h.filepath), name, h.score)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The lightbox a result card opens: the full photo with its name, score, pixel size and file
-//! size, "more like this", and navigation by keyboard (←/→, Esc closes), swipe and buttons.
+//! size, the folders its other copies are in ("also in …"), "more like this", and navigation
+//! by keyboard (←/→, Esc closes), swipe and buttons.
 
 use leptos::ev;
 use leptos::html;
@@ -102,6 +103,20 @@ pub fn Lightbox(
         let src = with_base(&crate::url::image(&hit.id));
         let like = with_base(&crate::url::like(&hit.id));
         let size = hit.bytes.map(human_bytes);
+        let also_in = (!hit.duplicates.is_empty()).then(|| {
+            let paths = hit
+                .duplicates
+                .iter()
+                .map(|d| d.filepath.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            view! {
+                <span class="lb-also-in" data-testid="lightbox-also-in">
+                    {lang.get().also_in()}
+                    {paths}
+                </span>
+            }
+        });
         Some(view! {
             <div
                 class="lightbox"
@@ -137,6 +152,7 @@ pub fn Lightbox(
                             {move || dims.get().map(|(w, h)| format!(" · {w} × {h} px"))}
                             {size.map(|s| format!(" · {s}"))}
                         </span>
+                        {also_in}
                         <span class="lb-links">
                             <a href=like data-testid="lightbox-like">
                                 {t.more_like_this}

@@ -54,6 +54,7 @@ async fn poems(
         img: p.img,
         like: p.like,
         w: None,
+        all: false,
     };
     let results = st.engine.poem_lines(query, k).await?;
     Ok(Json(PoemResults { results }))
