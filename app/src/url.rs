@@ -249,7 +249,11 @@ mod tests {
         let page = Query::from_page_params(params(&[("q", "夕阳"), ("w", "0")]));
         assert_eq!((page.q.as_str(), page.w), ("夕阳", None));
         assert!(!page.all);
-        assert!(Query::from_params(params(&[("q", "夕阳"), ("all", "1")])).unwrap().all);
+        assert!(
+            Query::from_params(params(&[("q", "夕阳"), ("all", "1")]))
+                .unwrap()
+                .all
+        );
         assert!(!Query::from_params(params(&[("all", "0")])).unwrap().all);
         assert!(all_flag(Some("true")) && !all_flag(Some("")) && !all_flag(None));
     }

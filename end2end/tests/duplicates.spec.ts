@@ -91,7 +91,7 @@ test('a near-identical photo folds under a badge that opens and closes on click'
   // Inline, right after its result.
   const order = await page
     .getByTestId('gallery')
-    .locator('> li')
+    .locator(':scope > li')
     .evaluateAll((els) => els.slice(0, 2).map((el) => el.getAttribute('data-testid')));
   expect(order).toEqual(['result-card', 'folded-card']);
   await expect(page).not.toHaveURL(/all=1/);

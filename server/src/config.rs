@@ -152,7 +152,10 @@ pub struct Common {
 fn fold_threshold(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(t) if (0.5..=1.0).contains(&t) => Ok(t),
-        _ => Err(format!("a cosine from 0.5 to 1 (default {}), not {s:?}", app::search::FOLD_THRESHOLD)),
+        _ => Err(format!(
+            "a cosine from 0.5 to 1 (default {}), not {s:?}",
+            app::search::FOLD_THRESHOLD
+        )),
     }
 }
 

@@ -57,8 +57,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// Whether `c` is the same file as `to` or a near-identical photo of it.
 fn attached(c: &Candidate, to: &Candidate, threshold: f32) -> bool {
     let same_file = matches!((&c.sha256, &to.sha256), (Some(a), Some(b)) if a == b);
-    same_file
-        || matches!((&c.vector, &to.vector), (Some(a), Some(b)) if cosine(a, b) >= threshold)
+    same_file || matches!((&c.vector, &to.vector), (Some(a), Some(b)) if cosine(a, b) >= threshold)
 }
 
 /// Folds `hits` (best first); `threshold: None` (`all=1`) leaves every hit a result of its
@@ -192,7 +191,12 @@ mod tests {
     fn c(id: u32, sha: &str, deg: f32) -> Candidate {
         let r = deg.to_radians();
         Candidate {
-            hit: Hit::new(id.to_string(), format!("d{id}/{id}.jpg"), format!("{id}.jpg"), 1.0),
+            hit: Hit::new(
+                id.to_string(),
+                format!("d{id}/{id}.jpg"),
+                format!("{id}.jpg"),
+                1.0,
+            ),
             sha256: Some(sha.to_owned()),
             vector: Some(vec![r.cos(), r.sin()]),
         }
@@ -209,7 +213,10 @@ mod tests {
 
     #[test]
     fn identical_files_are_one_result_with_their_copies() {
-        let out = fold(vec![c(1, "a", 0.0), c(2, "b", 90.0), c(3, "a", 0.0)], Some(T));
+        let out = fold(
+            vec![c(1, "a", 0.0), c(2, "b", 90.0), c(3, "a", 0.0)],
+            Some(T),
+        );
         assert_eq!(ids(&out), ["1", "2"]);
         assert_eq!(out[0].duplicates.len(), 1);
         assert_eq!(out[0].duplicates[0].id, "3");
@@ -220,7 +227,12 @@ mod tests {
     #[test]
     fn near_identical_photos_fold_under_the_better_ranked_one() {
         let out = fold(
-            vec![c(1, "a", 0.0), c(2, "b", NEAR), c(3, "c", 90.0), c(4, "d", -NEAR)],
+            vec![
+                c(1, "a", 0.0),
+                c(2, "b", NEAR),
+                c(3, "c", 90.0),
+                c(4, "d", -NEAR),
+            ],
             Some(T),
         );
         assert_eq!(ids(&out), ["1", "3"]);
@@ -233,7 +245,9 @@ mod tests {
     fn below_the_threshold_stays_a_result() {
         let out = fold(vec![c(1, "a", 0.0), c(2, "b", APART)], Some(T));
         assert_eq!(ids(&out), ["1", "2"]);
-        assert!(out.iter().all(|h| h.similar.is_empty() && h.duplicates.is_empty()));
+        assert!(out
+            .iter()
+            .all(|h| h.similar.is_empty() && h.duplicates.is_empty()));
         // Exactly at the threshold folds.
         let at = Candidate {
             vector: Some(vec![T, (1.0 - T * T).sqrt()]),
@@ -246,7 +260,12 @@ mod tests {
     fn only_kept_results_attract_and_rank_order_is_kept() {
         // 2 folds under 1; 3 is near 2 but not 1: it is a result of its own, after 1.
         let out = fold(
-            vec![c(1, "a", 0.0), c(2, "b", NEAR), c(3, "c", 2.0 * NEAR), c(4, "d", 180.0)],
+            vec![
+                c(1, "a", 0.0),
+                c(2, "b", NEAR),
+                c(3, "c", 2.0 * NEAR),
+                c(4, "d", 180.0),
+            ],
             Some(T),
         );
         assert_eq!(ids(&out), ["1", "3", "4"]);
@@ -255,7 +274,10 @@ mod tests {
 
     #[test]
     fn a_copy_of_a_folded_photo_is_listed_under_that_photo() {
-        let out = fold(vec![c(1, "a", 0.0), c(2, "b", NEAR), c(3, "b", NEAR)], Some(T));
+        let out = fold(
+            vec![c(1, "a", 0.0), c(2, "b", NEAR), c(3, "b", NEAR)],
+            Some(T),
+        );
         assert_eq!(ids(&out), ["1"]);
         assert_eq!(ids(&out[0].similar), ["2"]);
         assert_eq!(out[0].similar[0].duplicates[0].id, "3");
@@ -278,7 +300,9 @@ mod tests {
         let hits = vec![c(1, "a", 0.0), c(2, "a", 0.0), c(3, "b", NEAR)];
         let out = fold(hits, None);
         assert_eq!(ids(&out), ["1", "2", "3"]);
-        assert!(out.iter().all(|h| h.similar.is_empty() && h.duplicates.is_empty()));
+        assert!(out
+            .iter()
+            .all(|h| h.similar.is_empty() && h.duplicates.is_empty()));
     }
 
     /// Ranks 0..n where the given ranks repeat the direction (and file) of the rank before.
@@ -325,8 +349,8 @@ mod tests {
         assert_eq!((r1, more1), (0..7, true));
         let (r2, _) = page_range(&all[3..10], 1, 4, cap, T);
         assert_eq!(r2.start + 3, 7, "page 2 starts where page 1 stopped");
-        // k = 1: nothing is taken over.
-        let (r, more) = page_range(&all[..2], 0, 1, LOOKAHEAD.min(0), T);
+        // k = 1: nothing is taken over (cap = LOOKAHEAD.min(k - 1) = 0).
+        let (r, more) = page_range(&all[..2], 0, 1, 0, T);
         assert_eq!((r, more), (0..1, true));
         // The last results: no next page.
         let (r, more) = page_range(&all[..3], 0, 4, cap, T);

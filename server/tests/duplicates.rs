@@ -136,7 +136,10 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
     };
     let copies = row_id(&format!("/{copied_name}"));
     assert_eq!(copies.len(), 2, "the two copies");
-    let original = row_id(&format!("/photos/{}", twin_of.file_name().unwrap().to_str().unwrap()))[0];
+    let original = row_id(&format!(
+        "/photos/{}",
+        twin_of.file_name().unwrap().to_str().unwrap()
+    ))[0];
     let twin = row_id("/edited/twin.jpg")[0];
     let all_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let prints = store.fingerprints(&all_ids).await.unwrap();
@@ -193,18 +196,26 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
             }
         }
         // Rank order is kept.
-        let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+        let scores: Vec<f64> = results
+            .iter()
+            .map(|r| r["score"].as_f64().unwrap())
+            .collect();
         assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
         let named = every_id(&folded["results"]);
         let unfolded = api(&app, &format!("/api/v1/search?like={like}&k=40&all=1")).await;
         let plain: Vec<String> = every_id(&unfolded["results"]);
         assert_eq!(plain.len(), total, "all=1: every photo its own result");
         assert!(unfolded["results"].as_array().unwrap().iter().all(|r| {
-            r["duplicates"].as_array().unwrap().is_empty() && r["similar"].as_array().unwrap().is_empty()
+            r["duplicates"].as_array().unwrap().is_empty()
+                && r["similar"].as_array().unwrap().is_empty()
         }));
         let a: HashSet<&String> = named.iter().collect();
         assert_eq!(a.len(), named.len(), "like={like}: a photo named twice");
-        assert_eq!(a, plain.iter().collect(), "like={like}: folding lost a photo");
+        assert_eq!(
+            a,
+            plain.iter().collect(),
+            "like={like}: folding lost a photo"
+        );
         assert!(kept.len() < total, "like={like}: something was folded");
     }
 
@@ -223,7 +234,10 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
         .map(|r| id(r).parse().unwrap())
         .collect();
     let at = ranking.iter().position(|i| copies.contains(i)).unwrap();
-    assert!(copies.contains(&ranking[at + 1]), "copies are neighbours: {ranking:?}");
+    assert!(
+        copies.contains(&ranking[at + 1]),
+        "copies are neighbours: {ranking:?}"
+    );
     assert!(at >= 1, "the photo itself comes first");
     let cut = at + 1; // pages of `cut`: the first copy ends page 1, the second starts page 2
     for k in [cut, 2, 3, 5] {
@@ -233,12 +247,18 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
             let v = api(&app, &format!("/api/v1/search?like={x}&k={k}&page={page}")).await;
             let ids = every_id(&v["results"]);
             let has_next = v.get("next_page").is_some_and(|n| !n.is_null());
-            assert!(!ids.is_empty() || !has_next, "k={k} page {page}: empty before the end");
+            assert!(
+                !ids.is_empty() || !has_next,
+                "k={k} page {page}: empty before the end"
+            );
             if k == cut && page == 1 {
                 let both = copies.iter().all(|c| ids.contains(&c.to_string()));
                 assert!(both, "k={k}: page 1 keeps both copies: {ids:?}");
                 let top: Vec<String> = v["results"].as_array().unwrap().iter().map(id).collect();
-                let apart = copies.iter().filter(|c| top.contains(&c.to_string())).count();
+                let apart = copies
+                    .iter()
+                    .filter(|c| top.contains(&c.to_string()))
+                    .count();
                 assert_eq!(apart, 1, "k={k}: the copies are one result: {v}");
             }
             seen.extend(ids);
@@ -249,7 +269,11 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
             assert!(page <= total as u32 + 1, "k={k}: paging does not end");
         }
         let unique: HashSet<&String> = seen.iter().collect();
-        assert_eq!(unique.len(), seen.len(), "k={k}: a photo on two pages: {seen:?}");
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "k={k}: a photo on two pages: {seen:?}"
+        );
         let every: HashSet<String> = all_ids.iter().map(i64::to_string).collect();
         assert_eq!(unique, every.iter().collect(), "k={k}: pages lost a photo");
     }
@@ -278,7 +302,13 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
     let uri = milvus.uri.clone();
     let copied_path = photos.join("2023/trip").join(copied_name);
     let search = |all: bool| {
-        let mut args = vec!["search", "--image", copied_path.to_str().unwrap(), "-k", "40"];
+        let mut args = vec![
+            "search",
+            "--image",
+            copied_path.to_str().unwrap(),
+            "-k",
+            "40",
+        ];
         if all {
             args.push("--all");
         }
@@ -287,12 +317,19 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     };
     let folded = search(false);
     let lines: Vec<&str> = folded.lines().collect();
-    let copy_lines = lines.iter().filter(|l| l.trim_start().starts_with("= ")).count();
+    let copy_lines = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with("= "))
+        .count();
     assert_eq!(copy_lines, 1, "{folded}");
     assert!(
         lines[1].trim_start().starts_with("= ") && lines[1].contains(copied_name),

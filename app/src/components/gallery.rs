@@ -64,7 +64,7 @@ pub fn cards(hits: &[Hit], n: usize, expanded: &HashSet<String>) -> Vec<(Hit, bo
 pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoView {
     let lang = use_lang();
     let params = use_query_map();
-    let show_all = Memo::new(move |_| params.read().get("all").as_deref() == Some("1"));
+    let show_all = Memo::new(move |_| url::all_flag(params.read().get("all").as_deref()));
     let summary = view! { <QuerySummary found=found.clone() query=query.clone() /> };
     let page = found.page.max(1);
     if found.hits.is_empty() {
@@ -101,8 +101,7 @@ pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoVie
             }
         })
     });
-    let shown_cards =
-        Memo::new(move |_| hits.with(|h| expanded.with(|e| cards(h, shown(), e))));
+    let shown_cards = Memo::new(move |_| hits.with(|h| expanded.with(|e| cards(h, shown(), e))));
     let selected = RwSignal::new(None::<usize>);
     let open = Callback::new(move |i: usize| selected.set(Some(i)));
     let unfolded_href = params.with_untracked(|p| href_with(p, &[("all", Some("1"))]));
@@ -314,7 +313,9 @@ mod tests {
         scores
             .iter()
             .enumerate()
-            .map(|(i, &score)| Hit::new(i.to_string(), format!("{i}.jpg"), format!("{i}.jpg"), score))
+            .map(|(i, &score)| {
+                Hit::new(i.to_string(), format!("{i}.jpg"), format!("{i}.jpg"), score)
+            })
             .collect()
     }
 

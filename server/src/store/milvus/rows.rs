@@ -146,11 +146,24 @@ impl MilvusStore {
         fields: Vec<String>,
         limit: Option<u64>,
     ) -> Result<QueryResponse, StoreError> {
+        self.query_at(op, filter, fields, limit, ConsistencyLevel::Strong)
+            .await
+    }
+
+    /// [`query`](Self::query) at another consistency level.
+    async fn query_at(
+        &self,
+        op: &'static str,
+        filter: String,
+        fields: Vec<String>,
+        limit: Option<u64>,
+        level: ConsistencyLevel,
+    ) -> Result<QueryResponse, StoreError> {
         let mut request = QueryRequest::builder()
             .collection_name(&self.cfg.collection)
             .filter(filter)
             .output_fields(fields)
-            .consistency_level(ConsistencyLevel::Strong);
+            .consistency_level(level);
         if let Some(n) = limit {
             request = request.limit(n as i64);
         }
@@ -261,7 +274,9 @@ impl MilvusStore {
 
     /// The SHA-256 and stored vector of each of `ids` (a page of hits), in one query; ids
     /// that are not stored are absent. Vectors come from a query by id, as for "more like
-    /// this" (`get_vector`), which Milvus Lite and Milvus standalone 2.3 both answer.
+    /// this" (`get_vector`), which Milvus Lite and Milvus standalone 2.3 both answer. Bounded
+    /// consistency, like the search the ids come from: a strong read would wait for the
+    /// server's next time tick on every page.
     pub async fn fingerprints(&self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
@@ -274,7 +289,15 @@ impl MilvusStore {
             META_FIELD.to_owned(),
         ];
         let limit = Some(ids.len() as u64);
-        let resp = self.query("fingerprints", filter, fields, limit).await?;
+        let resp = self
+            .query_at(
+                "fingerprints",
+                filter,
+                fields,
+                limit,
+                ConsistencyLevel::Bounded,
+            )
+            .await?;
         let results = resp.results();
         let got = results
             .get_output_field(ID_FIELD)
