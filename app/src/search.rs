@@ -61,6 +61,16 @@ impl Hit {
         }
     }
 
+    /// The visible paths of its other copies, joined with `sep`.
+    pub fn copy_paths(&self, sep: &str) -> String {
+        let paths: Vec<&str> = self
+            .duplicates
+            .iter()
+            .map(|d| d.filepath.as_str())
+            .collect();
+        paths.join(sep)
+    }
+
     /// How many photos are folded under this result: its near-identical photos (copies
     /// not counted).
     pub fn folded(&self) -> usize {
@@ -422,6 +432,9 @@ mod tests {
         assert_eq!(copy("a.jpg").label("a.jpg"), "./");
         assert_eq!(copy("b.jpg").label("a.jpg"), "b.jpg");
         assert_eq!(copy("x\\a.jpg").label("a.jpg"), "x/");
+        let mut hit = Hit::new("0".into(), "a.jpg".into(), "a.jpg".into(), 1.0);
+        hit.duplicates = vec![copy("t/a.jpg"), copy("b/a.jpg")];
+        assert_eq!(hit.copy_paths(", "), "t/a.jpg, b/a.jpg");
     }
 
     #[test]

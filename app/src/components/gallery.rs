@@ -205,12 +205,7 @@ fn Card(
             .map(|d| d.label(&hit.name))
             .collect::<Vec<_>>()
             .join(", ");
-        let paths = hit
-            .duplicates
-            .iter()
-            .map(|d| d.filepath.clone())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let paths = hit.copy_paths("\n");
         view! {
             <p class="also-in" data-testid="also-in" title=paths>
                 {move || lang.get().also_in()}

@@ -104,12 +104,7 @@ pub fn Lightbox(
         let like = with_base(&crate::url::like(&hit.id));
         let size = hit.bytes.map(human_bytes);
         let also_in = (!hit.duplicates.is_empty()).then(|| {
-            let paths = hit
-                .duplicates
-                .iter()
-                .map(|d| d.filepath.clone())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let paths = hit.copy_paths(", ");
             view! {
                 <span class="lb-also-in" data-testid="lightbox-also-in">
                     {lang.get().also_in()}
