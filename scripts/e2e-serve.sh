@@ -10,6 +10,16 @@ mkdir -p "$DATA"
 export SHIHUA_MODEL=fixture MILVUS_URI="$PWD/$DATA/milvus.db" SHIHUA_DATA_DIR="$PWD/$DATA"
 export LEPTOS_SITE_ROOT=target/site RUST_LOG=${RUST_LOG:-warn}
 "$BIN" index demo/photos
+# Duplicates (end2end/tests/duplicates.spec.ts): one demo photo copied into two more folders
+# (three identical files), and another saved again with a JPEG comment added (another file,
+# the same picture: a near-identical photo). A second indexed folder, as a library has.
+LIB=$DATA/library
+mkdir -p "$LIB/2023-trip" "$LIB/phone-backup" "$LIB/edited"
+cp demo/photos/budgie-backgrounds__lake-sherburne.jpg "$LIB/2023-trip/"
+cp demo/photos/budgie-backgrounds__lake-sherburne.jpg "$LIB/phone-backup/"
+{ printf '\xff\xd8\xff\xfe\x00\x0aedited!!'; tail -c +3 demo/photos/budgie-backgrounds__canyon-wren.jpg; } \
+  > "$LIB/edited/budgie-backgrounds__canyon-wren.jpg"
+"$BIN" index "$LIB"
 "$BIN" poems index
 # CSP violation reports from the whole run land in csp-reports.jsonl (end2end/csp-teardown.ts).
 # SHIHUA_E2E_BASE=/shihua: the site under a sub-path, as behind a reverse proxy

@@ -479,3 +479,39 @@ impl Lang {
         }
     }
 }
+
+// ---- Duplicates (copies and near-identical photos folded under a result; gallery, lightbox) ----
+
+impl Lang {
+    /// "also in …" before the folders of a result's other copies.
+    pub fn also_in(self) -> &'static str {
+        match self {
+            Lang::Zh => "另见于：",
+            Lang::En => "also in: ",
+        }
+    }
+
+    /// The badge's title: how many near-identical photos are folded under a result.
+    pub fn folded_line(self, n: usize) -> String {
+        match self {
+            Lang::Zh => format!("还有 {n} 张几乎相同的照片，点击展开"),
+            Lang::En => format!("{n} near-identical photos folded here: click to show them"),
+        }
+    }
+
+    /// The badge's title once they are shown.
+    pub fn fold_again(self) -> &'static str {
+        match self {
+            Lang::Zh => "收起几乎相同的照片",
+            Lang::En => "Fold the near-identical photos again",
+        }
+    }
+
+    /// The mark on a card shown because its result was expanded.
+    pub fn folded_under(self) -> &'static str {
+        match self {
+            Lang::Zh => "几乎相同",
+            Lang::En => "near-identical",
+        }
+    }
+}

@@ -20,6 +20,9 @@ pub const MAX_K: usize = 200;
 pub const MAX_WINDOW: usize = 16_384;
 /// Name of the multipart field that carries an uploaded query picture.
 pub const IMAGE_FIELD: &str = "image";
+/// A result whose cosine to a better-ranked result is at least this is folded under it as a
+/// near-identical photo (burst shots, re-encodes, small edits); `Query::all` unfolds.
+pub const FOLD_THRESHOLD: f32 = 0.98;
 
 /// One photo found by a search.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,68 @@ pub struct Hit {
     /// File size in bytes, when the file could be read.
     #[serde(default)]
     pub bytes: Option<u64>,
+    /// Other copies of the same file (same SHA-256) among the results, best-ranked first:
+    /// shown as "also in …", not as results of their own.
+    #[serde(default)]
+    pub duplicates: Vec<Duplicate>,
+    /// Near-identical photos (cosine ≥ `FOLD_THRESHOLD` to this one) among the results,
+    /// folded under it, best-ranked first; each may have `duplicates` of its own.
+    #[serde(default)]
+    pub similar: Vec<Hit>,
+}
+
+impl Hit {
+    /// A result with nothing folded under it.
+    pub fn new(id: String, filepath: String, name: String, score: f32) -> Self {
+        Hit {
+            id,
+            filepath,
+            name,
+            score,
+            bytes: None,
+            duplicates: Vec::new(),
+            similar: Vec::new(),
+        }
+    }
+
+    /// The visible paths of its other copies, joined with `sep`.
+    pub fn copy_paths(&self, sep: &str) -> String {
+        let paths: Vec<&str> = self
+            .duplicates
+            .iter()
+            .map(|d| d.filepath.as_str())
+            .collect();
+        paths.join(sep)
+    }
+
+    /// How many photos are folded under this result: its near-identical photos (copies
+    /// not counted).
+    pub fn folded(&self) -> usize {
+        self.similar.len()
+    }
+}
+
+/// Another copy of a result's file (same bytes, another path).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// The copy's own photo id.
+    pub id: String,
+    /// Its path as visitors see it (relative to the indexed folder, like `Hit::filepath`).
+    pub filepath: String,
+}
+
+impl Duplicate {
+    /// What "also in …" names for this copy: its folder (`trip/2024/`) when the file has the
+    /// same name as the result, else its path; `./` for the indexed folder itself.
+    pub fn label(&self, result_name: &str) -> String {
+        let path = self.filepath.replace('\\', "/");
+        match path.rsplit_once('/') {
+            Some((dir, name)) if name == result_name => format!("{dir}/"),
+            Some(_) => path,
+            None if path == result_name => "./".to_owned(),
+            None => path,
+        }
+    }
 }
 
 /// The answer to one query.
@@ -86,6 +151,10 @@ pub struct Query {
     /// applied inside the vector search, whatever the query.
     #[serde(default)]
     pub filters: Filters,
+    /// Every result on its own (`all=1`): identical files and near-identical photos are not
+    /// folded (and the page does not hide results below the relative cut-off).
+    #[serde(default)]
+    pub all: bool,
 }
 
 impl Query {
@@ -368,6 +437,22 @@ pub fn too_large(limit: usize) -> SearchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn also_in_names_the_folder_of_a_copy() {
+        let copy = |p: &str| Duplicate {
+            id: "1".into(),
+            filepath: p.into(),
+        };
+        assert_eq!(copy("trip/2024/a.jpg").label("a.jpg"), "trip/2024/");
+        assert_eq!(copy("trip/b.jpg").label("a.jpg"), "trip/b.jpg");
+        assert_eq!(copy("a.jpg").label("a.jpg"), "./");
+        assert_eq!(copy("b.jpg").label("a.jpg"), "b.jpg");
+        assert_eq!(copy("x\\a.jpg").label("a.jpg"), "x/");
+        let mut hit = Hit::new("0".into(), "a.jpg".into(), "a.jpg".into(), 1.0);
+        hit.duplicates = vec![copy("t/a.jpg"), copy("b/a.jpg")];
+        assert_eq!(hit.copy_paths(", "), "t/a.jpg, b/a.jpg");
+    }
 
     #[test]
     fn pages_stay_inside_the_window() {

@@ -153,12 +153,24 @@ pub fn page_from_url(page: Option<&str>) -> u32 {
     parse_page(page).unwrap_or(1)
 }
 
+/// `all=1` (also `true`, `yes`, `on`): show every result, unfolded and without the cut-off.
+/// Anything else, or no `all`, is the default view.
+pub fn all_flag(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 impl Query {
-    /// The search that URL parameters name (`q`, `img`, `like`, `w`, and the filters `in`,
-    /// `from`, `to`, `orient`), for the page and the JSON API alike. Empty values count as
-    /// absent; a `w` that is not a valid weight (`check_weight`) is an error. Filter values are
-    /// kept as given: the engine checks them (`Filters::check`) and refuses bad ones with a
-    /// clear message, on the page as in the API.
+    /// The search that URL parameters name (`q`, `img`, `like`, `w`, `all`, and the filters
+    /// `in`, `from`, `to`, `orient`), for the page and the JSON API alike. Empty values count as
+    /// absent; a `w` that is not a valid weight (`check_weight`) is an error; `all=1` (or
+    /// `true`) unfolds duplicates (`all_flag`). Filter values are kept as given: the engine
+    /// checks them (`Filters::check`) and refuses bad ones with a clear message, on the page
+    /// as in the API.
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Query, QueryError> {
         let nonempty = |k: &str| get(k).filter(|s| !s.trim().is_empty());
         let w = nonempty("w").map(|w| check_weight(&w)).transpose()?;
@@ -168,6 +180,7 @@ impl Query {
             like: nonempty("like"),
             w,
             filters: Filters::from_params(&get),
+            all: all_flag(nonempty("all").as_deref()),
         })
     }
 
@@ -256,5 +269,13 @@ mod tests {
         assert!(Query::from_params(params(&[])).unwrap().is_empty());
         let page = Query::from_page_params(params(&[("q", "夕阳"), ("w", "0")]));
         assert_eq!((page.q.as_str(), page.w), ("夕阳", None));
+        assert!(!page.all);
+        assert!(
+            Query::from_params(params(&[("q", "夕阳"), ("all", "1")]))
+                .unwrap()
+                .all
+        );
+        assert!(!Query::from_params(params(&[("all", "0")])).unwrap().all);
+        assert!(all_flag(Some("true")) && !all_flag(Some("")) && !all_flag(None));
     }
 }

@@ -19,8 +19,8 @@ const POEM = '枯藤老树昏鸦';
 const K = 8;
 const search = `/?q=${encodeURIComponent(POEM)}&k=${K}&all=1`;
 
-/** The ids the JSON API answers for `params`. */
-const apiIds = (page: Page, params: string) => searchIds(page, POEM, params);
+/** The ids the JSON API answers for `params`, unfolded (`all=1`, as the page's search). */
+const apiIds = (page: Page, params: string) => searchIds(page, POEM, `all=1&${params}`);
 
 test('load more, then scrolling, fills the gallery with every page in order', async ({ page }) => {
   const errors = collectErrors(page);

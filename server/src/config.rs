@@ -141,6 +141,23 @@ pub struct Common {
     /// Folder for shihua's own data (thumbnail cache).
     #[arg(long, env = "SHIHUA_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
+
+    /// Search results whose cosine to a better-ranked result is at least this are folded
+    /// under it as near-identical photos (0.5 to 1; `all=1` / `search --all` unfold).
+    #[arg(long, env = "SHIHUA_FOLD_THRESHOLD", default_value_t = app::search::FOLD_THRESHOLD,
+          value_parser = fold_threshold, global = true)]
+    pub fold_threshold: f32,
+}
+
+/// A `--fold-threshold`: a cosine from 0.5 to 1.
+fn fold_threshold(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(t) if (0.5..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!(
+            "a cosine from 0.5 to 1 (default {}), not {s:?}",
+            app::search::FOLD_THRESHOLD
+        )),
+    }
 }
 
 /// Which vector index to build.

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clip;
 pub mod config;
 pub mod folders;
+pub mod fold;
 pub mod http;
 pub mod image;
 pub mod ingest;

@@ -2,7 +2,8 @@
 //! picture and combined queries (`夕阳 - 城市`) become one vector, the store returns the
 //! closest photos, one page at a time (`app::search::page_window`), among the photos the
 //! query's filters allow (`in=`, `from=`, `to=`, `orient=`: one Milvus expression inside the
-//! same search, built by `store::filter`). It implements `app`'s
+//! same search, built by `store::filter`), with identical files and near-identical photos
+//! folded (`crate::fold`) unless `all=1`. It implements `app`'s
 //! `SearchService` port: the server functions (through Leptos context), the JSON API, the
 //! media routes and the CLI all use it.
 
@@ -13,7 +14,7 @@ use std::time::Instant;
 use app::query::parse_terms;
 use app::search::{
     page_window, too_large, Filters, Hit, Query, SearchError, SearchResults, SearchService,
-    ServerStatus, MAX_WINDOW,
+    ServerStatus, FOLD_THRESHOLD, MAX_WINDOW,
 };
 
 use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
@@ -49,6 +50,8 @@ pub struct SearchEngine {
     poems: Option<Arc<PoemLines>>,
     /// The folders the site offers for `in=`.
     folders: FolderList,
+    /// Cosine from which a result folds under a better-ranked one (`crate::fold`).
+    fold_threshold: f32,
 }
 
 /// Which rows a search may return.
@@ -91,6 +94,7 @@ impl SearchEngine {
             paths: PathDisplay::absolute(),
             poems: None,
             folders: FolderList::default(),
+            fold_threshold: FOLD_THRESHOLD,
         }
     }
 
@@ -103,6 +107,13 @@ impl SearchEngine {
     /// How result paths are shown to whoever asks (`serve`: relative to the indexed folder).
     pub fn with_paths(mut self, paths: PathDisplay) -> Self {
         self.paths = paths;
+        self
+    }
+
+    /// Folds a result under a better-ranked one from this cosine on (default
+    /// `FOLD_THRESHOLD`; `--fold-threshold`).
+    pub fn with_fold_threshold(mut self, threshold: f32) -> Self {
+        self.fold_threshold = threshold;
         self
     }
 
@@ -197,8 +208,21 @@ impl SearchEngine {
         k: usize,
         filter: Option<&FilterExpr>,
     ) -> Result<Vec<Hit>, SearchError> {
+        let hits = self.stored_page(v, offset, k, filter).await?;
+        Ok(hits.into_iter().map(|h| self.to_hit(h)).collect())
+    }
+
+    /// The stored hits `offset .. offset + k` of the ranking for a query vector, among those
+    /// that match `filter`.
+    pub(crate) async fn stored_page(
+        &self,
+        v: &[f32],
+        offset: usize,
+        k: usize,
+        filter: Option<&FilterExpr>,
+    ) -> Result<Vec<StoredHit>, SearchError> {
         match self.store.search_page_where(v, offset, k, filter).await {
-            Ok(hits) => Ok(hits.into_iter().map(|h| to_hit(h, &self.paths)).collect()),
+            Ok(hits) => Ok(hits),
             // A collection with no photos yet cannot be indexed or loaded: that is "nothing
             // found" (the page says how to add photos), not an outage.
             Err(e) => match self.store.count().await {
@@ -208,19 +232,26 @@ impl SearchEngine {
         }
     }
 
+    /// A stored hit as a result, its path as visitors may see it.
+    pub(crate) fn to_hit(&self, h: StoredHit) -> Hit {
+        to_hit(h, &self.paths)
+    }
+
     /// Photos most like the photo `id` (itself first, when the filters allow it), page `page`
-    /// of `k`, among the photos `filters` allow, and whether a next page has photos.
+    /// of `k`, among the photos `filters` allow, and whether a next page has photos; folded
+    /// unless `all`.
     pub async fn similar(
         &self,
         id: i64,
         k: usize,
         page: u32,
         filters: &Filters,
+        all: bool,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
         page_window(k, page)?;
         let narrowed = self.narrow(filters)?;
         let v = self.photo_vector(id).await?;
-        self.page_of(&v, k, page, &narrowed).await
+        self.page_of(&v, k, page, &narrowed, all).await
     }
 
     /// The rows `filters` allow: their values checked (a bad one is `BadRequest`, in both
@@ -262,22 +293,28 @@ impl SearchEngine {
         self.folders.get(&self.store, &self.paths).await
     }
 
-    /// Page `page` of `k` hits for a query vector among the rows `narrowed` allows, and
-    /// whether a next page has hits: one hit past the page is asked for (when the window
-    /// allows it) and dropped.
+    /// Page `page` of `k` results for a query vector among the rows `narrowed` allows, and
+    /// whether a next page has results: folded (`crate::fold`), or with `all` one hit per
+    /// result, one hit past the page asked for (when the window allows it) and dropped.
     async fn page_of(
         &self,
         v: &[f32],
         k: usize,
         page: u32,
         narrowed: &Narrowed,
+        all: bool,
     ) -> Result<(Vec<Hit>, bool), SearchError> {
-        let (offset, limit) = page_window(k, page)?;
         let filter = match narrowed {
             Narrowed::All => None,
             Narrowed::Where(expr) => Some(expr),
             Narrowed::Nothing => return Ok((Vec::new(), false)),
         };
+        if !all {
+            return self
+                .folded_page(v, k, page, self.fold_threshold, filter)
+                .await;
+        }
+        let (offset, limit) = page_window(k, page)?;
         let probe = (limit + 1).min(MAX_WINDOW - offset);
         let mut hits = self.search_vector_at(v, offset, probe, filter).await?;
         let more = hits.len() > limit;
@@ -373,7 +410,7 @@ impl SearchService for SearchEngine {
             clean_query("")?;
         }
         let v = combine(&parts)?;
-        (found.hits, found.more) = self.page_of(&v, k, page, &narrowed).await?;
+        (found.hits, found.more) = self.page_of(&v, k, page, &narrowed, query.all).await?;
         found.took_ms = start.elapsed().as_millis() as u64;
         Ok(found)
     }
@@ -513,11 +550,8 @@ fn to_hit(h: StoredHit, paths: &PathDisplay) -> Hit {
         .unwrap_or_else(|| h.filepath.clone());
     let bytes = std::fs::metadata(&h.filepath).ok().map(|m| m.len());
     Hit {
-        id: h.id.to_string(),
-        filepath: paths.show(&h.filepath),
-        name,
-        score: h.score,
         bytes,
+        ..Hit::new(h.id.to_string(), paths.show(&h.filepath), name, h.score)
     }
 }
 

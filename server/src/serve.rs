@@ -43,6 +43,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
             .with_query_dir(queries.clone())
             .with_context(|| format!("creating {}", queries.display()))?
             .with_picture_queue(args.picture_queue)
+            .with_fold_threshold(cfg.fold_threshold)
             .with_paths(if args.show_paths {
                 PathDisplay::absolute()
             } else {

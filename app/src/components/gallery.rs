@@ -1,7 +1,11 @@
 //! The results: what was searched (`QuerySummary`), a responsive grid of photo cards served by
 //! id (`/thumb/{id}`, never a client-supplied path), the relative cut-off with its "show all"
 //! link, paging (`pager`: "load more" into the same grid with a script, a plain "next page"
-//! link without), and the lightbox a card opens.
+//! link without), and the lightbox a card opens. A result's other copies show as "also in …";
+//! near-identical photos folded under it as a "+N" badge that shows them inline after it (with
+//! a script) or opens the search unfolded (`all=1`, without).
+
+use std::collections::HashSet;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -57,13 +61,26 @@ pub fn visible_count(hits: &[Hit]) -> usize {
         .min(hits.len())
 }
 
+/// The cards the grid shows: the first `n` results, each followed by the photos folded under
+/// it when it is in `expanded`; with whether each is such a folded photo.
+pub fn cards(hits: &[Hit], n: usize, expanded: &HashSet<String>) -> Vec<(Hit, bool)> {
+    let mut out = Vec::new();
+    for hit in hits.iter().take(n) {
+        out.push((hit.clone(), false));
+        if expanded.contains(&hit.id) {
+            out.extend(hit.similar.iter().map(|s| (s.clone(), true)));
+        }
+    }
+    out
+}
+
 /// A search's results (one page of `k`, and the pages "load more" adds), or why there are
 /// none.
 #[component]
 pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoView {
     let lang = use_lang();
     let params = use_query_map();
-    let show_all = Memo::new(move |_| params.read().get("all").as_deref() == Some("1"));
+    let show_all = Memo::new(move |_| url::all_flag(params.read().get("all").as_deref()));
     let summary = view! { <QuerySummary found=found.clone() query=query.clone() /> };
     let page = found.page.max(1);
     if found.hits.is_empty() {
@@ -91,8 +108,19 @@ pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoVie
             passing
         }
     };
+    // Results whose near-identical photos are shown (with a script).
+    let expanded = RwSignal::new(HashSet::<String>::new());
+    let toggle_folded = Callback::new(move |id: String| {
+        expanded.update(|e| {
+            if !e.remove(&id) {
+                e.insert(id);
+            }
+        })
+    });
+    let shown_cards = Memo::new(move |_| hits.with(|h| expanded.with(|e| cards(h, shown(), e))));
     let selected = RwSignal::new(None::<usize>);
     let open = Callback::new(move |i: usize| selected.set(Some(i)));
+    let unfolded_href = params.with_untracked(|p| href_with(p, &[("all", Some("1"))]));
 
     let toggle = move || {
         let t = lang.get().t();
@@ -135,25 +163,109 @@ pub fn ResultsView(found: SearchResults, query: Query, k: usize) -> impl IntoVie
         </p>
         <ul class="gallery" data-testid="gallery">
             <For
-                each=move || {
-                    let n = shown();
-                    hits.with(|h| h.iter().take(n).cloned().enumerate().collect::<Vec<_>>())
+                each=move || shown_cards.get().into_iter().enumerate()
+                key=|(index, (hit, _))| (*index, hit.id.clone())
+                children=move |(index, (hit, folded))| {
+                    let is_open = Signal::derive({
+                        let id = hit.id.clone();
+                        move || expanded.with(|e| e.contains(&id))
+                    });
+                    view! {
+                        <Card
+                            hit
+                            index
+                            open
+                            folded
+                            is_open
+                            toggle=toggle_folded
+                            unfolded_href=unfolded_href.clone()
+                        />
+                    }
                 }
-                key=|(index, hit)| (*index, hit.id.clone())
-                children=move |(index, hit)| view! { <Card hit index open /> }
             />
         </ul>
         {toggle}
         // Hidden results come first ("show all"), then the next pages.
         <Pager query k page more hits visible=Signal::derive(move || shown() == total()) />
-        <Lightbox hits=hits.into() shown=Signal::derive(shown) selected />
+        <Lightbox
+            hits=Signal::derive(move || {
+                shown_cards.with(|c| c.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>())
+            })
+            shown=Signal::derive(move || shown_cards.with(Vec::len))
+            selected
+        />
     }
     .into_any()
 }
 
 #[component]
-fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
+fn Card(
+    hit: Hit,
+    /// Its place among the cards shown (the lightbox's index).
+    index: usize,
+    open: Callback<usize>,
+    /// Shown because the result it is folded under was expanded.
+    folded: bool,
+    /// Whether the photos folded under it are shown.
+    is_open: Signal<bool>,
+    /// Shows or hides the photos folded under a result (by its id).
+    toggle: Callback<String>,
+    /// The search unfolded (`all=1`): where the badge leads without a script.
+    unfolded_href: String,
+) -> impl IntoView {
     let lang = use_lang();
+    let also_in = (!hit.duplicates.is_empty()).then(|| {
+        let labels = hit
+            .duplicates
+            .iter()
+            .map(|d| d.label(&hit.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let paths = hit.copy_paths("\n");
+        view! {
+            <p class="also-in" data-testid="also-in" title=paths>
+                {move || lang.get().also_in()}
+                {labels}
+            </p>
+        }
+    });
+    let n = hit.folded();
+    let badge = (n > 0).then(|| {
+        let id = hit.id.clone();
+        // A plain click shows the folded photos inline; without a script (or a modified
+        // click) the link opens the search unfolded.
+        let on_badge = move |ev: web_sys::MouseEvent| {
+            if ev.button() == 0
+                && !(ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key())
+            {
+                ev.prevent_default();
+                toggle.run(id.clone());
+            }
+        };
+        view! {
+            <a
+                class="similar-badge"
+                class:open=move || is_open.get()
+                href=unfolded_href
+                data-testid="similar-badge"
+                aria-expanded=move || if is_open.get() { "true" } else { "false" }
+                title=move || {
+                    if is_open.get() {
+                        lang.get().fold_again().to_owned()
+                    } else {
+                        lang.get().folded_line(n)
+                    }
+                }
+                on:click=on_badge
+            >
+                {move || if is_open.get() { "−".to_owned() } else { format!("+{n}") }}
+            </a>
+        }
+    });
+    let card_testid = if folded { "folded-card" } else { "result-card" };
+    let folded_mark = folded.then(|| {
+        view! { <span class="folded-mark">{move || lang.get().folded_under()}</span> }
+    });
     let srcset = THUMB_WIDTHS
         .iter()
         .map(|&w| format!("{} {w}w", with_base(&url::thumb(&hit.id, w))))
@@ -183,7 +295,12 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
         }
     };
     view! {
-        <li class="card" data-testid="result-card">
+        <li
+            class="card"
+            class:folded=folded
+            data-testid=card_testid
+        >
+            {badge}
             <a class="photo" href=full on:click=on_click data-testid="card-open">
                 <img
                     src=src
@@ -202,6 +319,8 @@ fn Card(hit: Hit, index: usize, open: Callback<usize>) -> impl IntoView {
                     {format!("{:.3}", hit.score)}
                 </span>
             </div>
+            {also_in}
+            {folded_mark}
             <a class="like" href=like data-testid="more-like-this">
                 {move || lang.get().t().more_like_this}
             </a>
@@ -217,14 +336,27 @@ mod tests {
         scores
             .iter()
             .enumerate()
-            .map(|(i, &score)| Hit {
-                id: i.to_string(),
-                filepath: format!("{i}.jpg"),
-                name: format!("{i}.jpg"),
-                score,
-                bytes: None,
+            .map(|(i, &score)| {
+                Hit::new(i.to_string(), format!("{i}.jpg"), format!("{i}.jpg"), score)
             })
             .collect()
+    }
+
+    #[test]
+    fn expanded_results_show_their_folded_photos_after_them() {
+        let mut all = hits(&[0.9, 0.8, 0.7]);
+        all[0].similar = hits(&[0.85, 0.84]);
+        all[0].similar[0].id = "a".into();
+        all[0].similar[1].id = "b".into();
+        let ids = |c: Vec<(Hit, bool)>| {
+            c.into_iter()
+                .map(|(h, f)| format!("{}{}", h.id, if f { "*" } else { "" }))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(cards(&all, 3, &HashSet::new())), ["0", "1", "2"]);
+        let open = HashSet::from(["0".to_owned()]);
+        assert_eq!(ids(cards(&all, 3, &open)), ["0", "a*", "b*", "1", "2"]);
+        assert_eq!(ids(cards(&all, 1, &open)), ["0", "a*", "b*"]);
     }
 
     #[test]

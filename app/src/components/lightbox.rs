@@ -1,5 +1,6 @@
 //! The lightbox a result card opens: the full photo with its name, score, pixel size and file
-//! size, "more like this", and navigation by keyboard (←/→, Esc closes), swipe and buttons.
+//! size, the folders its other copies are in ("also in …"), "more like this", and navigation
+//! by keyboard (←/→, Esc closes), swipe and buttons.
 
 use leptos::ev;
 use leptos::html;
@@ -104,6 +105,15 @@ pub fn Lightbox(
         let filters = params.with_untracked(|p| crate::filters::Filters::from_params(|k| p.get(k)));
         let like = with_base(&crate::url::like_in(&hit.id, &filters));
         let size = hit.bytes.map(human_bytes);
+        let also_in = (!hit.duplicates.is_empty()).then(|| {
+            let paths = hit.copy_paths(", ");
+            view! {
+                <span class="lb-also-in" data-testid="lightbox-also-in">
+                    {lang.get().also_in()}
+                    {paths}
+                </span>
+            }
+        });
         Some(view! {
             <div
                 class="lightbox"
@@ -139,6 +149,7 @@ pub fn Lightbox(
                             {move || dims.get().map(|(w, h)| format!(" · {w} × {h} px"))}
                             {size.map(|s| format!(" · {s}"))}
                         </span>
+                        {also_in}
                         <span class="lb-links">
                             <a href=like data-testid="lightbox-like">
                                 {t.more_like_this}

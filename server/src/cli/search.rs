@@ -1,11 +1,12 @@
 //! `shihua search`: the same search the site runs (text or picture → ranked photos, narrowed
 //! by the same filters: `--in`, `--from`, `--to`, `--orient`), printed as ranked file paths
-//! with scores, or as JSON.
+//! with scores, or as JSON. Identical files and near-identical photos are folded as on the
+//! site (indented under their result); `--all` unfolds.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use app::search::{clamp_k, Filters, Query, SearchService};
+use app::search::{clamp_k, Filters, Hit, Query, SearchService};
 
 use crate::config::Common;
 use crate::search::SearchEngine;
@@ -22,6 +23,9 @@ pub struct SearchArgs {
     /// How many results.
     #[arg(short, default_value_t = 10)]
     k: usize,
+    /// Every hit on its own line: no folding of copies and near-identical photos.
+    #[arg(long)]
+    all: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -56,6 +60,7 @@ pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
         text,
         image,
         k,
+        all,
         json,
         folder,
         from,
@@ -73,16 +78,29 @@ pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
     let (opened, encoder) = startup::open_store_and_encoder(cfg, false).await?;
     opened.store.ensure_collection(false).await?;
     opened.store.load().await?;
-    let svc = SearchEngine::new(encoder, opened.store.clone(), usize::MAX);
+    let svc = SearchEngine::new(encoder, opened.store.clone(), usize::MAX)
+        .with_fold_threshold(cfg.fold_threshold);
     let k = clamp_k(Some(k));
     let result = match (text, image) {
         (_, Some(path)) => {
             let bytes =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            svc.search_image_where(bytes, k, filters).await
+            match svc.remember_image(bytes).await {
+                Ok(id) => {
+                    let query = Query {
+                        img: Some(id),
+                        all,
+                        filters,
+                        ..Default::default()
+                    };
+                    svc.search(query, k).await
+                }
+                Err(e) => Err(e),
+            }
         }
         (Some(text), None) => {
             let query = Query {
+                all,
                 filters,
                 ..Query::text(text)
             };
@@ -97,7 +115,21 @@ pub async fn run(cfg: &Common, args: SearchArgs) -> anyhow::Result<()> {
     } else {
         for (i, h) in res.hits.iter().enumerate() {
             outln!("{:>3}  {:.4}  {}", i + 1, h.score, h.filepath)?;
+            print_folded(h, "     ")?;
         }
+    }
+    Ok(())
+}
+
+/// The copies of `h` (`=`) and the near-identical photos folded under it (`~`, with their
+/// own copies), indented under it.
+fn print_folded(h: &Hit, indent: &str) -> anyhow::Result<()> {
+    for d in &h.duplicates {
+        outln!("{indent}        = {}", d.filepath)?;
+    }
+    for s in &h.similar {
+        outln!("{indent}~ {:.4}  {}", s.score, s.filepath)?;
+        print_folded(s, &format!("{indent}  "))?;
     }
     Ok(())
 }

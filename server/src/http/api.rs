@@ -1,10 +1,12 @@
 //! The JSON API for scripts, `/api/v1/...`: the same search service as the server functions.
-//! `GET search?q=&img=&like=&w=&k=&page=` (text, combined terms such as `夕阳 - 城市`, a kept
-//! query picture, a collection photo, or any mix; `page` from 1, `k` results each),
-//! `POST search/image` (multipart field `image`, optional `k`; answers with the first page and
-//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`,
-//! `GET folders`. Every search takes the filters `in=`, `from=`, `to=`, `orient=` (for
-//! `search/image` in the query string), checked by the engine: a bad value is a 400.
+//! `GET search?q=&img=&like=&w=&k=&page=&all=` (text, combined terms such as `夕阳 - 城市`, a
+//! kept query picture, a collection photo, or any mix; `page` from 1, `k` results each; every
+//! result lists its `duplicates` (same file elsewhere) and the near-identical photos folded
+//! under it (`similar`), `all=1` unfolds), `POST search/image` (multipart field `image`,
+//! optional `k`; answers with the first page and a `query_id` usable as `img=` for the next
+//! ones), `GET similar/{id}?k=&page=&all=`, `GET stats`, `GET folders`. Every search takes the
+//! filters `in=`, `from=`, `to=`, `orient=` (for `search/image` in the query string), checked
+//! by the engine: a bad value is a 400.
 //! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
 use std::time::Instant;
@@ -40,6 +42,20 @@ pub struct ApiHit {
     pub id: String,
     pub filepath: String,
     pub score: f32,
+    pub thumb: String,
+    pub image: String,
+    /// Other copies of the same file among the results (same SHA-256), best-ranked first.
+    pub duplicates: Vec<ApiCopy>,
+    /// Near-identical photos folded under this result (cosine ≥ 0.98 to it), best first.
+    pub similar: Vec<ApiHit>,
+}
+
+/// Another copy of a result's file.
+#[derive(Serialize)]
+pub struct ApiCopy {
+    pub id: String,
+    /// Relative to the indexed folder, like `ApiHit::filepath`.
+    pub filepath: String,
     pub thumb: String,
     pub image: String,
 }
@@ -81,6 +97,17 @@ pub(crate) fn api_hit(h: Hit, base: &str) -> ApiHit {
     ApiHit {
         thumb: format!("{base}{}", app::url::thumb_default(&h.id)),
         image: format!("{base}{}", app::url::image(&h.id)),
+        duplicates: h
+            .duplicates
+            .into_iter()
+            .map(|d| ApiCopy {
+                thumb: format!("{base}{}", app::url::thumb_default(&d.id)),
+                image: format!("{base}{}", app::url::image(&d.id)),
+                id: d.id,
+                filepath: d.filepath,
+            })
+            .collect(),
+        similar: h.similar.into_iter().map(|s| api_hit(s, base)).collect(),
         id: h.id,
         filepath: h.filepath,
         score: h.score,
@@ -158,6 +185,7 @@ pub struct SearchParams {
     page: Option<String>,
     #[serde(flatten)]
     filters: FilterParams,
+    all: Option<String>,
 }
 
 async fn search(
@@ -172,6 +200,7 @@ async fn search(
         "img" => p.img.clone(),
         "like" => p.like.clone(),
         "w" => p.w.clone(),
+        "all" => p.all.clone(),
         other => p.filters.get(other),
     })
     .map_err(|e| ApiError(SearchError::BadRequest(e.to_string())))?;
@@ -211,6 +240,7 @@ pub struct KQuery {
     page: Option<String>,
     #[serde(flatten)]
     filters: FilterParams,
+    all: Option<String>,
 }
 
 async fn similar(
@@ -225,7 +255,11 @@ async fn similar(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError(SearchError::NotFound(format!("no photo with id {id:?}"))))?;
-    let (hits, more) = st.engine.similar(id, k, page, &p.filters.filters()).await?;
+    let all = app::url::all_flag(p.all.as_deref());
+    let (hits, more) = st
+        .engine
+        .similar(id, k, page, &p.filters.filters(), all)
+        .await?;
     let next_page = more.then_some(page + 1);
     Ok(Json(ApiResults {
         results: hits.into_iter().map(|h| api_hit(h, &site.base)).collect(),

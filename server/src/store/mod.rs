@@ -15,4 +15,4 @@ pub use self::error::StoreError;
 pub use self::filter::{FilterExpr, RowFilter};
 pub use self::lite::{find_lite_lib_dir, spawn_watchdog, EmbeddedMilvus};
 pub use self::milvus::{CollectionInfo, IndexInfo, IndexKind, MilvusStore, StoreConfig};
-pub use self::row::{IndexedFile, NewRow, StoredHit, StoredRow};
+pub use self::row::{Fingerprint, IndexedFile, NewRow, StoredHit, StoredRow};

@@ -66,6 +66,14 @@ pub struct StoredHit {
     pub score: f32,
 }
 
+/// What telling photos apart needs of a row (duplicates, `crate::fold`): the file's SHA-256
+/// (dynamic field `sha256`, absent on rows written without it) and the stored vector.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fingerprint {
+    pub sha256: Option<String>,
+    pub vector: Option<Vec<f32>>,
+}
+
 /// One stored row without its vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredRow {

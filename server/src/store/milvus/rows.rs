@@ -1,7 +1,9 @@
 //! Rows in and out: inserts (validated first, chunked, serialised behind the write lock),
-//! flush, deletes by id, point reads by id (a row, a vector), listing every row (or only its
-//! path) in id ranges (complete on servers that cap query results) and counting.
+//! flush, deletes by id, point reads by id (a row, a vector, the fingerprints of a page of
+//! hits), listing every row (or only its path) in id ranges (complete on servers that cap
+//! query results) and counting.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ::milvus::v2::prelude::{
@@ -12,7 +14,9 @@ use serde_json::{Map, Value};
 
 use super::MilvusStore;
 use crate::store::error::StoreError;
-use crate::store::row::{IndexedFile, NewRow, StoredRow, ID_FIELD, META_FIELD, VARIANT};
+use crate::store::row::{
+    Fingerprint, IndexedFile, NewRow, StoredRow, ID_FIELD, META_FIELD, SHA256, VARIANT,
+};
 
 /// Rows per insert RPC (512-d float rows are ~2 KiB; keeps messages far below gRPC limits).
 const INSERT_CHUNK: usize = 1000;
@@ -142,11 +146,24 @@ impl MilvusStore {
         fields: Vec<String>,
         limit: Option<u64>,
     ) -> Result<QueryResponse, StoreError> {
+        self.query_at(op, filter, fields, limit, ConsistencyLevel::Strong)
+            .await
+    }
+
+    /// [`query`](Self::query) at another consistency level.
+    async fn query_at(
+        &self,
+        op: &'static str,
+        filter: String,
+        fields: Vec<String>,
+        limit: Option<u64>,
+        level: ConsistencyLevel,
+    ) -> Result<QueryResponse, StoreError> {
         let mut request = QueryRequest::builder()
             .collection_name(&self.cfg.collection)
             .filter(filter)
             .output_fields(fields)
-            .consistency_level(ConsistencyLevel::Strong);
+            .consistency_level(level);
         if let Some(n) = limit {
             request = request.limit(n as i64);
         }
@@ -253,6 +270,64 @@ impl MilvusStore {
                 detail: format!("no '{}' column", self.cfg.vector_field),
             })?;
         Ok(Some(v))
+    }
+
+    /// The SHA-256 and stored vector of each of `ids` (a page of hits), in one query; ids
+    /// that are not stored are absent. Vectors come from a query by id, as for "more like
+    /// this" (`get_vector`), which Milvus Lite and Milvus standalone 2.3 both answer. Bounded
+    /// consistency, like the search the ids come from: a strong read would wait for the
+    /// server's next time tick on every page.
+    pub async fn fingerprints(&self, ids: &[i64]) -> Result<HashMap<i64, Fingerprint>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let filter = format!("{ID_FIELD} in [{}]", list.join(", "));
+        let fields = vec![
+            ID_FIELD.to_owned(),
+            self.cfg.vector_field.clone(),
+            META_FIELD.to_owned(),
+        ];
+        let limit = Some(ids.len() as u64);
+        let resp = self
+            .query_at(
+                "fingerprints",
+                filter,
+                fields,
+                limit,
+                ConsistencyLevel::Bounded,
+            )
+            .await?;
+        let results = resp.results();
+        let got = results
+            .get_output_field(ID_FIELD)
+            .and_then(|f| f.as_int64())
+            .unwrap_or(&[]);
+        let vectors = results
+            .get_output_field(&self.cfg.vector_field)
+            .and_then(|f| f.as_float_vectors());
+        let metas = results
+            .get_output_field(META_FIELD)
+            .and_then(|f| f.as_json());
+        if vectors.is_some_and(|v| v.len() != got.len()) {
+            return Err(StoreError::Malformed {
+                op: "fingerprints",
+                detail: format!("{} ids, {:?} vectors", got.len(), vectors.map(|v| v.len())),
+            });
+        }
+        Ok(got
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let sha256 = metas
+                    .and_then(|m| m.get(i))
+                    .and_then(|m| m.get(SHA256))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let vector = vectors.and_then(|v| v.get(i)).cloned();
+                (id, Fingerprint { sha256, vector })
+            })
+            .collect())
     }
 
     /// Every stored row's id, path and file stamp (size, mtime, sha256), for incremental
