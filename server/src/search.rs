@@ -18,6 +18,7 @@ use crate::clip::preprocess::{self, DEFAULT_MAX_PIXELS};
 use crate::clip::{ClipEncoder, ClipError};
 use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::poems::PoemLines;
+use crate::progress::ProgressHub;
 use crate::query_images::QueryImages;
 use crate::store::{MilvusStore, StoreError, StoredHit};
 use crate::visible_path::PathDisplay;
@@ -44,6 +45,8 @@ pub struct SearchEngine {
     paths: PathDisplay,
     /// The `poem_lines` collection (以图寻诗, `crate::poems`), when opened.
     poems: Option<Arc<PoemLines>>,
+    /// Indexing progress (the watcher's, a `shihua index` run's), when served.
+    progress: Option<Arc<ProgressHub>>,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -75,6 +78,7 @@ impl SearchEngine {
             pictures: PictureQueue::new(decode_parallelism(), DEFAULT_WAITING),
             paths: PathDisplay::absolute(),
             poems: None,
+            progress: None,
         }
     }
 
@@ -91,6 +95,17 @@ impl SearchEngine {
     }
 
     /// Adds the `poem_lines` collection (photo → poem lines).
+    /// Indexing progress to show (`ServerStatus::indexing`, `/api/v1/progress`).
+    pub fn with_progress(mut self, hub: Arc<ProgressHub>) -> Self {
+        self.progress = Some(hub);
+        self
+    }
+
+    /// The indexing progress hub, when there is one.
+    pub fn progress(&self) -> Option<&Arc<ProgressHub>> {
+        self.progress.as_ref()
+    }
+
     pub fn with_poems(mut self, poems: Arc<PoemLines>) -> Self {
         self.poems = Some(poems);
         self
@@ -244,6 +259,7 @@ impl SearchService for SearchEngine {
             model_id: spec.id.clone(),
             fixture: spec.fixture,
             rows,
+            indexing: self.progress.as_ref().and_then(|h| h.active()),
         })
     }
 

@@ -2,7 +2,8 @@
 //! `GET search?q=&img=&like=&w=&k=&page=` (text, combined terms such as `夕阳 - 城市`, a kept
 //! query picture, a collection photo, or any mix; `page` from 1, `k` results each),
 //! `POST search/image` (multipart field `image`, optional `k`; answers with the first page and
-//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`.
+//! a `query_id` usable as `img=` for the next ones), `GET similar/{id}?k=&page=`, `GET stats`
+//! (with the indexing progress; `GET progress` streams it, `super::progress`).
 //! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
 
 use std::time::Instant;
@@ -208,6 +209,8 @@ async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, Ap
         "kernel": st.engine.encoder().kernel(),
         "fixture": s.fixture,
         "rows": s.rows,
+        // The run in progress, or the last one to finish (`active: false`); null if none.
+        "indexing": st.engine.progress().and_then(|h| h.current()),
     })))
 }
 
