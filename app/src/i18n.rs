@@ -107,6 +107,35 @@ impl Lang {
         }
     }
 
+    /// The progress bar while photos are being indexed.
+    pub fn indexing_line(self, done: u64, total: u64, rate: f32, eta_s: Option<u64>) -> String {
+        let eta = eta_s.map(|s| match (self, s) {
+            (Lang::Zh, s) if s >= 120 => format!(" · 约 {} 分钟", s.div_ceil(60)),
+            (Lang::Zh, s) => format!(" · 约 {s} 秒"),
+            (Lang::En, s) if s >= 120 => format!(" · about {} min left", s.div_ceil(60)),
+            (Lang::En, s) => format!(" · about {s} s left"),
+        });
+        let eta = eta.unwrap_or_default();
+        match self {
+            Lang::Zh if rate > 0.0 => {
+                format!("正在索引新照片 {done}/{total} · 每秒 {rate:.1} 张{eta}")
+            }
+            Lang::Zh => format!("正在索引新照片 {done}/{total}"),
+            Lang::En if rate > 0.0 => format!("Indexing new photos {done}/{total} · {rate:.1}/s{eta}"),
+            Lang::En => format!("Indexing new photos {done}/{total}"),
+        }
+    }
+
+    /// The progress bar once a run has ended.
+    pub fn indexed_line(self, done: u64, failed: u64) -> String {
+        match (self, failed) {
+            (Lang::Zh, 0) => format!("索引完成：{done} 张照片"),
+            (Lang::Zh, f) => format!("索引完成：{done} 张照片，其中 {f} 张无法读取"),
+            (Lang::En, 0) => format!("Indexing done: {done} photos"),
+            (Lang::En, f) => format!("Indexing done: {done} photos, {f} could not be read"),
+        }
+    }
+
     /// A page past the results a search can reach (`search::MAX_WINDOW`).
     pub fn past_end_line(self, k: usize, page: u32, last: u32) -> String {
         let max = crate::search::MAX_WINDOW;
@@ -174,6 +203,7 @@ pub struct Texts {
     pub end_of_results: &'static str,
     pub page_empty: &'static str,
     pub pages: &'static str,
+    pub indexing_label: &'static str,
 }
 
 static ZH: Texts = Texts {
@@ -221,6 +251,7 @@ static ZH: Texts = Texts {
     end_of_results: "没有更多照片了",
     page_empty: "这一页没有照片：这次搜索的结果没有这么多。",
     pages: "翻页",
+    indexing_label: "索引进度",
 };
 
 static EN: Texts = Texts {
@@ -268,6 +299,7 @@ static EN: Texts = Texts {
     end_of_results: "No more photos",
     page_empty: "No photos on this page: this search has fewer results.",
     pages: "Pages",
+    indexing_label: "Indexing progress",
 };
 
 /// The language signal every component reads.

@@ -201,6 +201,10 @@ async fn run(
     let mut next_poll = start + opts.rescan_every;
     let mut retry = opts.retry_after;
     let mut open = true;
+    let linger = (opts.settle * 2).max(Duration::from_secs(1));
+    let mut idle_since: Option<Instant> = None;
+    // A pass failed and the progress says so (cleared by the next pass that works).
+    let mut waiting = false;
     loop {
         while let Ok(h) = rx.try_recv() {
             heard(&ctx, &mut dirty, h);
@@ -215,6 +219,7 @@ async fn run(
         }
         let due = dirty.take_due(now.into_std());
         if !due.is_empty() {
+            idle_since = None;
             set_pending(&ctx, dirty.len() + due.len());
             match pass(&ctx, &due).await {
                 Ok(deferred) => {
@@ -223,9 +228,10 @@ async fn run(
                         dirty.add(p, later.into_std());
                     }
                     retry = opts.retry_after;
-                    if let Some(m) = &ctx.meter {
+                    if let Some(m) = ctx.meter.as_ref().filter(|_| waiting) {
                         m.set_error(None);
                     }
+                    waiting = false;
                 }
                 Err(e) => {
                     let msg = format!("{e:#}");
@@ -238,6 +244,7 @@ async fn run(
                         dirty.add(p, at.into_std());
                     }
                     retry = (retry * 2).min(MAX_RETRY);
+                    waiting = true;
                     if let Some(m) = &ctx.meter {
                         m.set_error(Some(msg.clone()));
                     }
@@ -251,16 +258,26 @@ async fn run(
             continue;
         }
         set_pending(&ctx, dirty.len());
-        if dirty.is_empty() {
-            if let Some(m) = &ctx.meter {
-                if m.snapshot().active {
+        // The progress session ends once nothing has come for a while (a slow copy's next
+        // photo may still be in the debouncer).
+        let mut finish_at = None;
+        if let Some(m) = ctx.meter.as_ref().filter(|m| m.snapshot().active) {
+            if !dirty.is_empty() {
+                idle_since = None;
+            } else {
+                let since = *idle_since.get_or_insert(now);
+                if now >= since + linger {
                     m.finish();
+                    idle_since = None;
+                } else {
+                    finish_at = Some(since + linger);
                 }
             }
         }
         let wake = [
             dirty.next_due().map(Instant::from_std),
             (!polling.is_empty()).then_some(next_poll),
+            finish_at,
         ]
         .into_iter()
         .flatten()

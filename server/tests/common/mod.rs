@@ -5,6 +5,7 @@
 //! vector comparisons.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod http;
 pub mod hub;
 pub mod ingest;
 
