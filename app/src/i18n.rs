@@ -121,7 +121,9 @@ impl Lang {
                 format!("正在索引新照片 {done}/{total} · 每秒 {rate:.1} 张{eta}")
             }
             Lang::Zh => format!("正在索引新照片 {done}/{total}"),
-            Lang::En if rate > 0.0 => format!("Indexing new photos {done}/{total} · {rate:.1}/s{eta}"),
+            Lang::En if rate > 0.0 => {
+                format!("Indexing new photos {done}/{total} · {rate:.1}/s{eta}")
+            }
             Lang::En => format!("Indexing new photos {done}/{total}"),
         }
     }

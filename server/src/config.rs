@@ -215,7 +215,12 @@ pub struct ServeArgs {
     /// Watch a photo folder (repeatable; SHIHUA_WATCH takes several separated by ':'): new,
     /// changed, renamed and deleted photos are indexed or removed within seconds, by the
     /// rules of `shihua index --prune`. A full rescan runs at start.
-    #[arg(long = "watch", env = "SHIHUA_WATCH", value_name = "DIR", value_delimiter = ':')]
+    #[arg(
+        long = "watch",
+        env = "SHIHUA_WATCH",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
     pub watch: Vec<PathBuf>,
 
     /// Watch folders: how long (milliseconds) a photo must be unchanged before it is read

@@ -12,11 +12,11 @@ use tokio::sync::Mutex;
 use crate::config::{Common, ServeArgs};
 use crate::http::fairness::FairnessConfig;
 use crate::http::{self, media::ThumbCache, AppState, WebOptions};
+use crate::progress::ProgressHub;
 use crate::search::SearchEngine;
 use crate::startup;
 use crate::store::spawn_watchdog;
 use crate::visible_path::PathDisplay;
-use crate::progress::ProgressHub;
 use crate::watch::{WatchOptions, Watcher};
 
 pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
@@ -149,7 +149,12 @@ fn start_watching(
     opts.settle = Duration::from_millis(args.watch_settle_ms);
     opts.rescan_every = Duration::from_secs(args.watch_rescan_s.max(1));
     opts.index.encode_batch = crate::ingest::default_encode_batch(encoder.on_gpu());
-    let w = Watcher::start(encoder.clone(), store.clone(), opts, Some(hub.watch_meter()))?;
+    let w = Watcher::start(
+        encoder.clone(),
+        store.clone(),
+        opts,
+        Some(hub.watch_meter()),
+    )?;
     Ok(Some(w))
 }
 

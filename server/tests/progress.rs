@@ -87,7 +87,8 @@ async fn the_stream_follows_a_watch_pass_to_its_end() {
     let (milvus, store) = start_lite(tmp.path()).await;
     let encoder = fixture_encoder();
     let hub = ProgressHub::new();
-    let engine = SearchEngine::new(encoder.clone(), store.clone(), 20 << 20).with_progress(hub.clone());
+    let engine =
+        SearchEngine::new(encoder.clone(), store.clone(), 20 << 20).with_progress(hub.clone());
     let app = test_router(Arc::new(engine), tmp.path());
 
     let mut opts = WatchOptions::new(vec![root.clone()]);
@@ -104,17 +105,26 @@ async fn the_stream_follows_a_watch_pass_to_its_end() {
     // Idle: the answer comes at once, says so, and asks the browser to come back.
     let (headers, mut idle) = Events::open(&app).await;
     assert_eq!(headers[header::CONTENT_TYPE], "text/event-stream");
-    assert!(headers.get(header::CONTENT_ENCODING).is_none(), "{headers:?}");
+    assert!(
+        headers.get(header::CONTENT_ENCODING).is_none(),
+        "{headers:?}"
+    );
     let (p, raw) = idle.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(p, None);
     assert!(raw.contains("retry: 2000"), "{raw}");
-    assert!(idle.next(Duration::from_secs(5)).await.is_none(), "the idle stream ends");
+    assert!(
+        idle.next(Duration::from_secs(5)).await.is_none(),
+        "the idle stream ends"
+    );
 
     // Photos arrive: a stream opened while they are indexed follows them to the end.
     let copies = copy_demo(&root, 40);
     let mut events = loop {
         let (headers, mut ev) = Events::open(&app).await;
-        assert!(headers.get(header::CONTENT_ENCODING).is_none(), "never compressed");
+        assert!(
+            headers.get(header::CONTENT_ENCODING).is_none(),
+            "never compressed"
+        );
         if let Some((Some(p), _)) = ev.next(Duration::from_secs(5)).await {
             if p.active {
                 break (p, ev);
@@ -140,12 +150,20 @@ async fn the_stream_follows_a_watch_pass_to_its_end() {
     let last = seen.last().unwrap();
     assert!(!last.active, "a final event ends the run: {seen:#?}");
     assert_eq!(last.source, "watch");
-    assert_eq!((last.done, last.total, last.failed), (40, 40, 0), "{seen:#?}");
-    assert!(events.1.next(Duration::from_secs(5)).await.is_none(), "then the stream ends");
+    assert_eq!(
+        (last.done, last.total, last.failed),
+        (40, 40, 0),
+        "{seen:#?}"
+    );
+    assert!(
+        events.1.next(Duration::from_secs(5)).await.is_none(),
+        "then the stream ends"
+    );
     assert_eq!(store.count().await.unwrap(), copies.len() as u64);
 
     // /api/v1/stats shows the last run.
-    let stats: serde_json::Value = serde_json::from_str(&text(&app, "/api/v1/stats").await).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&text(&app, "/api/v1/stats").await).unwrap();
     assert_eq!(stats["indexing"]["active"], false, "{stats}");
     assert_eq!(stats["indexing"]["done"], 40, "{stats}");
     w.stop().await;
@@ -158,7 +176,8 @@ async fn a_run_in_progress_shows_in_stats_on_the_page_and_streams_within_limits(
     let (milvus, store) = start_lite(tmp.path()).await;
     store.ensure_collection(false).await.unwrap();
     let hub = ProgressHub::new();
-    let engine = SearchEngine::new(fixture_encoder(), store.clone(), 20 << 20).with_progress(hub.clone());
+    let engine =
+        SearchEngine::new(fixture_encoder(), store.clone(), 20 << 20).with_progress(hub.clone());
     let app = test_router(Arc::new(engine), tmp.path());
     // A run going: 3 of 10 done.
     let meter = hub.watch_meter();
@@ -166,9 +185,18 @@ async fn a_run_in_progress_shows_in_stats_on_the_page_and_streams_within_limits(
     meter.indexed(3);
     meter.set_error(None);
 
-    let stats: serde_json::Value = serde_json::from_str(&text(&app, "/api/v1/stats").await).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&text(&app, "/api/v1/stats").await).unwrap();
     let p = &stats["indexing"];
-    assert_eq!((p["active"].as_bool(), p["done"].as_u64(), p["total"].as_u64()), (Some(true), Some(3), Some(10)), "{stats}");
+    assert_eq!(
+        (
+            p["active"].as_bool(),
+            p["done"].as_u64(),
+            p["total"].as_u64()
+        ),
+        (Some(true), Some(3), Some(10)),
+        "{stats}"
+    );
 
     // Without a script: the server-rendered page says so.
     let html = text(&app, "/?lang=en").await;
@@ -187,7 +215,10 @@ async fn a_run_in_progress_shows_in_stats_on_the_page_and_streams_within_limits(
     let (_, mut over) = Events::open(&app).await;
     let (p, _) = over.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(p.map(|p| p.done), Some(3));
-    assert!(over.next(Duration::from_secs(5)).await.is_none(), "ended at once");
+    assert!(
+        over.next(Duration::from_secs(5)).await.is_none(),
+        "ended at once"
+    );
 
     // The open ones get the next snapshot, and the end.
     meter.indexed(7);
@@ -203,7 +234,10 @@ async fn a_run_in_progress_shows_in_stats_on_the_page_and_streams_within_limits(
     // Given back: a new run may be followed again by as many.
     drop(open);
     let html = text(&app, "/?lang=en").await;
-    assert!(!html.contains("data-testid=\"index-progress\""), "nothing is indexing now");
+    assert!(
+        !html.contains("data-testid=\"index-progress\""),
+        "nothing is indexing now"
+    );
     milvus.stop().await.unwrap();
 }
 
@@ -222,17 +256,28 @@ async fn a_shihua_index_run_shows_through_its_progress_file() {
         .env("SHIHUA_THREADS", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let start = Instant::now();
     let last = loop {
         if let Some(p) = hub.current().filter(|p| !p.active) {
             break p;
         }
-        assert!(start.elapsed() < DEADLINE, "the run's progress was not seen: {:?}", hub.current());
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the run's progress was not seen: {:?}",
+            hub.current()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(last.source, "index");
-    assert_eq!((last.done, last.total, last.failed), (copies.len() as u64, copies.len() as u64, 0));
+    assert_eq!(
+        (last.done, last.total, last.failed),
+        (copies.len() as u64, copies.len() as u64, 0)
+    );
     follow.abort();
     milvus.stop().await.unwrap();
 }

@@ -139,7 +139,10 @@ async fn created_changed_renamed_and_deleted_photos_and_folders_follow_the_disk(
         if s.replaced == 1 {
             break;
         }
-        assert!(start.elapsed() < DEADLINE, "the change was not indexed: {s:?}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the change was not indexed: {s:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = hashes(&store).await;
@@ -149,14 +152,20 @@ async fn created_changed_renamed_and_deleted_photos_and_folders_follow_the_disk(
     std::fs::rename(root.join("new.jpg"), root.join("renamed.jpg")).unwrap();
     std::fs::rename(root.join("trip2"), root.join("trip-renamed")).unwrap();
     converged(&store, &w, &root).await;
-    assert!(rows(&store).await.iter().any(|p| p.ends_with("trip-renamed/deep/d.jpg")));
+    assert!(rows(&store)
+        .await
+        .iter()
+        .any(|p| p.ends_with("trip-renamed/deep/d.jpg")));
 
     // Delete a file, delete a folder.
     std::fs::remove_file(root.join("renamed.jpg")).unwrap();
     std::fs::remove_dir_all(root.join("trip")).unwrap();
     let s = converged(&store, &w, &root).await;
     assert_eq!(on_disk(&root).len(), 3);
-    assert_eq!(s.pruned, 5, "renamed-away and deleted rows were removed: {s:?}");
+    assert_eq!(
+        s.pruned, 5,
+        "renamed-away and deleted rows were removed: {s:?}"
+    );
     assert!(s.failed.is_empty(), "{s:?}");
     w.stop().await;
     milvus.stop().await.unwrap();
@@ -245,12 +254,19 @@ async fn a_bad_file_is_reported_and_skipped() {
         if !s.failed.is_empty() {
             break s;
         }
-        assert!(start.elapsed() < DEADLINE, "the bad file was not reported: {s:?}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the bad file was not reported: {s:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(s.failed.len(), 1, "{s:?}");
     assert!(s.failed[0].0.ends_with("bad.jpg"), "{s:?}");
-    assert_eq!(rows(&store).await, on_disk(&root), "no row for the bad file");
+    assert_eq!(
+        rows(&store).await,
+        on_disk(&root),
+        "no row for the bad file"
+    );
     w.stop().await;
     milvus.stop().await.unwrap();
 }
@@ -305,7 +321,11 @@ async fn the_watcher_waits_for_milvus_and_catches_up_after_a_restart() {
     // The watcher tries, fails and keeps the changes.
     let start = Instant::now();
     while w.status().failed_passes == 0 {
-        assert!(start.elapsed() < DEADLINE, "no pass was tried: {:?}", w.status());
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no pass was tried: {:?}",
+            w.status()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The watchdog (as in `shihua serve`) brings Milvus back; the watcher catches up.
@@ -426,7 +446,11 @@ fn shihua_serve_watches_the_folders_in_shihua_watch() {
     let rows_are = |n: u64, child: &mut std::process::Child| {
         let start = Instant::now();
         loop {
-            assert!(child.try_wait().unwrap().is_none(), "serve exited:\n{}", std::fs::read_to_string(&log).unwrap());
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "serve exited:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
             let (code, body) = http(addr, "GET", "/api/v1/stats", None);
             let rows = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
@@ -441,7 +465,8 @@ fn shihua_serve_watches_the_folders_in_shihua_watch() {
     rows_are(2, &mut child);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
-        text.contains(&format!("cannot watch {}", root.display())) && text.contains("rescanning it every 1 s"),
+        text.contains(&format!("cannot watch {}", root.display()))
+            && text.contains("rescanning it every 1 s"),
         "{text}"
     );
     put(2, &root.join("sub/2.jpg"));

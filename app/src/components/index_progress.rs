@@ -83,35 +83,36 @@ fn follow(state: RwSignal<Option<IndexProgress>>) {
     let seen_going = Rc::new(Cell::new(
         state.with_untracked(|s| s.as_ref().is_some_and(|p| p.active)),
     ));
-    let on_progress = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-        let Some(text) = ev.data().as_string() else {
-            return;
-        };
-        let Ok(progress) = serde_json::from_str::<Option<IndexProgress>>(&text) else {
-            return;
-        };
-        match progress {
-            Some(p) if p.active => {
-                seen_going.set(true);
-                state.set(Some(p));
+    let on_progress =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            let Ok(progress) = serde_json::from_str::<Option<IndexProgress>>(&text) else {
+                return;
+            };
+            match progress {
+                Some(p) if p.active => {
+                    seen_going.set(true);
+                    state.set(Some(p));
+                }
+                Some(p) if seen_going.get() => {
+                    seen_going.set(false);
+                    state.set(Some(p));
+                    set_timeout(
+                        move || {
+                            if state.with_untracked(|s| s.as_ref().is_some_and(|p| !p.active)) {
+                                state.set(None);
+                            }
+                        },
+                        std::time::Duration::from_millis(DONE_SHOWN_MS),
+                    );
+                }
+                _ => {}
             }
-            Some(p) if seen_going.get() => {
-                seen_going.set(false);
-                state.set(Some(p));
-                set_timeout(
-                    move || {
-                        if state.with_untracked(|s| s.as_ref().is_some_and(|p| !p.active)) {
-                            state.set(None);
-                        }
-                    },
-                    std::time::Duration::from_millis(DONE_SHOWN_MS),
-                );
-            }
-            _ => {}
-        }
-    });
-    let _ = source
-        .add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+        });
+    let _ =
+        source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
     // The listener lives as long as the page's stream.
     on_progress.forget();
     let source = StoredValue::new_local(source);

@@ -53,7 +53,10 @@ struct MeterState {
 
 impl Meter {
     /// A meter for `source` ("watch" or "index") that hands each snapshot to `publish`.
-    pub fn new(source: &'static str, publish: impl Fn(&IndexProgress) + Send + Sync + 'static) -> Self {
+    pub fn new(
+        source: &'static str,
+        publish: impl Fn(&IndexProgress) + Send + Sync + 'static,
+    ) -> Self {
         Meter {
             source,
             state: Mutex::new(MeterState {
@@ -90,7 +93,10 @@ impl Meter {
 
     /// The current snapshot.
     pub fn snapshot(&self) -> IndexProgress {
-        self.state.lock().map(|s| s.snapshot.clone()).unwrap_or_else(|_| idle(self.source))
+        self.state
+            .lock()
+            .map(|s| s.snapshot.clone())
+            .unwrap_or_else(|_| idle(self.source))
     }
 
     fn update(&self, force: bool, change: impl FnOnce(&mut MeterState, Instant)) {
@@ -110,7 +116,8 @@ impl Meter {
             };
             s.snapshot.rate = (rate * 10.0).round() as f32 / 10.0;
             let left = s.snapshot.total.saturating_sub(s.snapshot.done);
-            s.snapshot.eta_s = (rate > 0.0 && s.snapshot.active).then(|| (left as f64 / rate).ceil() as u64);
+            s.snapshot.eta_s =
+                (rate > 0.0 && s.snapshot.active).then(|| (left as f64 / rate).ceil() as u64);
             let due = s
                 .last_published
                 .is_none_or(|t| now.duration_since(t) >= PUBLISH_EVERY);
@@ -178,12 +185,15 @@ mod tests {
         meter.failed(Path::new("/x/bad.jpg"), "not a picture");
         meter.planned(2);
         meter.finish();
-        let seen = seen.lock().unwrap();
+        let seen = seen.lock().unwrap().clone();
         let last = seen.last().unwrap();
         assert!(!last.active);
         assert_eq!((last.done, last.total, last.failed), (2, 5, 1));
         assert_eq!(last.last_error.as_deref(), Some("bad.jpg: not a picture"));
-        assert!(seen.first().unwrap().active, "the first snapshot starts the session");
+        assert!(
+            seen.first().unwrap().active,
+            "the first snapshot starts the session"
+        );
         // A new session counts from zero.
         meter.planned(1);
         let now = meter.snapshot();

@@ -14,7 +14,13 @@ use crate::ingest::IndexProgress;
 pub fn path(data_dir: &Path, collection: &str) -> PathBuf {
     let name: String = collection
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     data_dir.join("indexing").join(format!("{name}.json"))
 }

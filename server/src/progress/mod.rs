@@ -53,7 +53,9 @@ impl ProgressHub {
     /// A meter whose snapshots are this hub's watcher slot.
     pub fn watch_meter(self: &Arc<Self>) -> Arc<Meter> {
         let hub = self.clone();
-        Arc::new(Meter::new("watch", move |p| hub.set(Source::Watch, p.clone())))
+        Arc::new(Meter::new("watch", move |p| {
+            hub.set(Source::Watch, p.clone())
+        }))
     }
 
     /// A new snapshot from `source`.
@@ -126,9 +128,11 @@ impl ProgressHub {
 
 fn shown(s: &Slots) -> Option<IndexProgress> {
     let active = |p: &Option<IndexProgress>| p.clone().filter(|p| p.active);
-    active(&s.watch).or_else(|| active(&s.index)).or_else(|| match s.last {
-        Some(Source::Watch) => s.watch.clone(),
-        Some(Source::Index) => s.index.clone(),
-        None => None,
-    })
+    active(&s.watch)
+        .or_else(|| active(&s.index))
+        .or_else(|| match s.last {
+            Some(Source::Watch) => s.watch.clone(),
+            Some(Source::Index) => s.index.clone(),
+            None => None,
+        })
 }

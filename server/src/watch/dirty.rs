@@ -91,11 +91,17 @@ mod tests {
         assert!(d.covers(Path::new("/r/a/sub/x.jpg")));
         assert!(!d.covers(Path::new("/r/b.jpg")));
         // The folder waits for the latest of what it replaced.
-        assert_eq!(d.take_due(t + Duration::from_secs(1)), vec![PathBuf::from("/r/ab/3.jpg")]);
+        assert_eq!(
+            d.take_due(t + Duration::from_secs(1)),
+            vec![PathBuf::from("/r/ab/3.jpg")]
+        );
         d.add("/r/a/4.jpg".into(), t);
         assert_eq!(d.len(), 1);
         assert_eq!(d.next_due(), Some(t + Duration::from_secs(2)));
-        assert_eq!(d.take_due(t + Duration::from_secs(2)), vec![PathBuf::from("/r/a")]);
+        assert_eq!(
+            d.take_due(t + Duration::from_secs(2)),
+            vec![PathBuf::from("/r/a")]
+        );
         assert!(d.is_empty());
     }
 }

@@ -25,8 +25,10 @@ pub enum Heard {
 }
 
 /// The live debouncer (dropping it stops the watching).
-pub type Debouncer =
-    notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>;
+pub type Debouncer = notify_debouncer_full::Debouncer<
+    notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
 
 /// The log line for a root that cannot be watched (the test of the fallback reads it).
 pub fn limit_message(root: &Path, every: Duration, why: &str) -> String {
@@ -59,7 +61,10 @@ pub fn start(
 ) -> (Option<Debouncer>, Vec<(PathBuf, String)>) {
     if simulate_limit {
         let why = notify::Error::new(notify::ErrorKind::MaxFilesWatch).to_string();
-        return (None, roots.iter().map(|r| (r.clone(), why.clone())).collect());
+        return (
+            None,
+            roots.iter().map(|r| (r.clone(), why.clone())).collect(),
+        );
     }
     let handler_roots = roots.to_vec();
     let handler = move |result: DebounceEventResult| match result {
@@ -94,7 +99,10 @@ pub fn start(
         Ok(d) => d,
         Err(e) => {
             let why = e.to_string();
-            return (None, roots.iter().map(|r| (r.clone(), why.clone())).collect());
+            return (
+                None,
+                roots.iter().map(|r| (r.clone(), why.clone())).collect(),
+            );
         }
     };
     let mut failed = Vec::new();

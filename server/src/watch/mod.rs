@@ -148,8 +148,7 @@ impl Watcher {
         opts.roots = roots;
 
         let (tx, rx) = mpsc::unbounded_channel();
-        let (debouncer, failed) =
-            events::start(&opts.roots, opts.settle, tx, opts.simulate_limit);
+        let (debouncer, failed) = events::start(&opts.roots, opts.settle, tx, opts.simulate_limit);
         let status = Arc::new(Mutex::new(WatchStatus::default()));
         for (root, why) in &failed {
             tracing::warn!("{}", events::limit_message(root, opts.rescan_every, why));
@@ -158,7 +157,10 @@ impl Watcher {
             s.polling = failed.into_iter().map(|(r, _)| r).collect();
         }
         for r in &opts.roots {
-            tracing::info!("watching {} for new, changed and deleted photos", r.display());
+            tracing::info!(
+                "watching {} for new, changed and deleted photos",
+                r.display()
+            );
         }
         let stop = Arc::new(Notify::new());
         let ctx = Ctx {
@@ -210,7 +212,11 @@ async fn run(
             heard(&ctx, &mut dirty, h);
         }
         let now = Instant::now();
-        let polling = ctx.status.lock().map(|s| s.polling.clone()).unwrap_or_default();
+        let polling = ctx
+            .status
+            .lock()
+            .map(|s| s.polling.clone())
+            .unwrap_or_default();
         if !polling.is_empty() && now >= next_poll {
             for r in polling.iter() {
                 dirty.add(r.clone(), now.into_std());
@@ -343,7 +349,11 @@ fn heard(ctx: &Ctx, dirty: &mut Dirty, h: Heard) {
 async fn pass(ctx: &Ctx, due: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut deferred = Vec::new();
     for root in &ctx.opts.roots {
-        let scope: Vec<PathBuf> = due.iter().filter(|p| p.starts_with(root)).cloned().collect();
+        let scope: Vec<PathBuf> = due
+            .iter()
+            .filter(|p| p.starts_with(root))
+            .cloned()
+            .collect();
         if scope.is_empty() {
             continue;
         }
@@ -355,7 +365,10 @@ async fn pass(ctx: &Ctx, due: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         opts.shard = None;
         opts.progress = false;
         opts.settle = Some(ctx.opts.settle);
-        opts.report = ctx.meter.clone().map(|m| Reporter(m as Arc<dyn ingest::ProgressReport>));
+        opts.report = ctx
+            .meter
+            .clone()
+            .map(|m| Reporter(m as Arc<dyn ingest::ProgressReport>));
         let summary = ingest::index_folder(ctx.encoder.clone(), ctx.store.clone(), opts).await?;
         note(ctx, root, &summary);
         deferred.extend(summary.deferred);

@@ -5,7 +5,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// One HTTP/1.1 request on a new connection: (status, body). Chunked bodies are decoded.
-pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, &[u8])>) -> (u16, String) {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, String) {
     let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
         return (0, "connection refused".into());
     };
