@@ -62,6 +62,19 @@ async function recordBar(page: Page): Promise<void> {
   });
 }
 
+/** Reloads the page every `everyMs` until it shows `count` indexing statuses (0 or 1). */
+async function reloadUntilStatusShown(page: Page, count: number, everyMs: number): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        await page.reload();
+        return page.getByTestId('index-progress').count();
+      },
+      { timeout: 30_000, intervals: [everyMs] },
+    )
+    .toBe(count);
+}
+
 test('photos copied into a watched folder show a progress bar that finishes; then they are found', async ({
   page,
   request,
@@ -106,28 +119,12 @@ test('without JavaScript the indexing status shows on reload', async ({ browser,
   try {
     await page.goto('/?lang=en');
     const copying = copyIn(dir, tag);
-    await expect
-      .poll(
-        async () => {
-          await page.reload();
-          return page.getByTestId('index-progress').count();
-        },
-        { timeout: 30_000, intervals: [200] },
-      )
-      .toBe(1);
+    await reloadUntilStatusShown(page, 1, 200);
     await expect(page.getByTestId('index-progress-line')).toContainText(/Indexing new photos \d+\/\d+/);
     await copying;
     await expect.poll(() => rows(request), { timeout: 60_000 }).toBe(before + PHOTOS);
     // Once it is over, a reload shows no status.
-    await expect
-      .poll(
-        async () => {
-          await page.reload();
-          return page.getByTestId('index-progress').count();
-        },
-        { timeout: 30_000, intervals: [500] },
-      )
-      .toBe(0);
+    await reloadUntilStatusShown(page, 0, 500);
   } finally {
     await context.close();
     await cleanUp(request, dir, before);
