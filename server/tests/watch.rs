@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{demo_photos, fixture_encoder, start_lite};
 use server::clip::ClipEncoder;
-use server::store::{spawn_watchdog, MilvusStore};
+use server::store::{spawn_watchdog, EmbeddedMilvus, MilvusStore};
 use server::watch::{WatchOptions, WatchStatus, Watcher};
 
 /// How long a test waits for the collection to match the folder.
@@ -98,6 +98,32 @@ async fn converged(store: &MilvusStore, w: &Watcher, root: &Path) -> WatchStatus
     }
 }
 
+/// One test's photo folder (deleted with it), its Milvus Lite and the fixture model.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    milvus: EmbeddedMilvus,
+    store: Arc<MilvusStore>,
+    encoder: Arc<ClipEncoder>,
+}
+
+/// A photo folder holding demo photo `i` at each relative path of `photos`, and a Milvus Lite.
+async fn setup(photos: &[(usize, &str)]) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = photo_dir(tmp.path());
+    for (i, rel) in photos {
+        put(*i, &root.join(rel));
+    }
+    let (milvus, store) = start_lite(tmp.path()).await;
+    Setup {
+        _tmp: tmp,
+        root,
+        milvus,
+        store,
+        encoder: fixture_encoder(),
+    }
+}
+
 /// The sha256 of each path's row.
 async fn hashes(store: &MilvusStore) -> BTreeMap<String, String> {
     store
@@ -111,31 +137,26 @@ async fn hashes(store: &MilvusStore) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_changed_renamed_and_deleted_photos_and_folders_follow_the_disk() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    put(0, &root.join("a.jpg"));
-    put(1, &root.join("trip/b.jpg"));
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let w = watch(&encoder, &store, options(&root));
+    let t = setup(&[(0, "a.jpg"), (1, "trip/b.jpg")]).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
     // The start-up pass indexes what is there.
-    let s = converged(&store, &w, &root).await;
+    let s = converged(&t.store, &w, &t.root).await;
     assert_eq!(s.indexed, 2, "{s:?}");
 
     // Create a file and a folder with photos.
-    put(2, &root.join("new.jpg"));
-    put(3, &root.join("trip2/c.jpg"));
-    put(4, &root.join("trip2/deep/d.jpg"));
-    let s = converged(&store, &w, &root).await;
+    put(2, &t.root.join("new.jpg"));
+    put(3, &t.root.join("trip2/c.jpg"));
+    put(4, &t.root.join("trip2/deep/d.jpg"));
+    let s = converged(&t.store, &w, &t.root).await;
     assert_eq!(s.indexed, 5, "{s:?}");
 
     // Change a photo's content: its row is replaced (one row, the new hash).
-    let before = hashes(&store).await;
-    let a = root.join("a.jpg").to_string_lossy().into_owned();
-    put(5, &root.join("a.jpg"));
+    let before = hashes(&t.store).await;
+    let a = t.root.join("a.jpg").to_string_lossy().into_owned();
+    put(5, &t.root.join("a.jpg"));
     let start = Instant::now();
     loop {
-        let s = converged(&store, &w, &root).await;
+        let s = converged(&t.store, &w, &t.root).await;
         if s.replaced == 1 {
             break;
         }
@@ -145,30 +166,30 @@ async fn created_changed_renamed_and_deleted_photos_and_folders_follow_the_disk(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let after = hashes(&store).await;
+    let after = hashes(&t.store).await;
     assert_ne!(before[&a], after[&a], "the row holds the new content");
 
     // Rename a file, rename a folder.
-    std::fs::rename(root.join("new.jpg"), root.join("renamed.jpg")).unwrap();
-    std::fs::rename(root.join("trip2"), root.join("trip-renamed")).unwrap();
-    converged(&store, &w, &root).await;
-    assert!(rows(&store)
+    std::fs::rename(t.root.join("new.jpg"), t.root.join("renamed.jpg")).unwrap();
+    std::fs::rename(t.root.join("trip2"), t.root.join("trip-renamed")).unwrap();
+    converged(&t.store, &w, &t.root).await;
+    assert!(rows(&t.store)
         .await
         .iter()
         .any(|p| p.ends_with("trip-renamed/deep/d.jpg")));
 
     // Delete a file, delete a folder.
-    std::fs::remove_file(root.join("renamed.jpg")).unwrap();
-    std::fs::remove_dir_all(root.join("trip")).unwrap();
-    let s = converged(&store, &w, &root).await;
-    assert_eq!(on_disk(&root).len(), 3);
+    std::fs::remove_file(t.root.join("renamed.jpg")).unwrap();
+    std::fs::remove_dir_all(t.root.join("trip")).unwrap();
+    let s = converged(&t.store, &w, &t.root).await;
+    assert_eq!(on_disk(&t.root).len(), 3);
     assert_eq!(
         s.pruned, 5,
         "renamed-away and deleted rows were removed: {s:?}"
     );
     assert!(s.failed.is_empty(), "{s:?}");
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,43 +197,37 @@ async fn a_burst_with_a_folder_renamed_and_one_deleted_ends_with_one_row_per_pho
     // 200 copies: ~1 minute on 2 cores with the fixture model (the 1,000 is the same
     // code path, five times longer).
     const COPIES: usize = 200;
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let w = watch(&encoder, &store, options(&root));
-    converged(&store, &w, &root).await;
+    let t = setup(&[]).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
+    converged(&t.store, &w, &t.root).await;
 
     for i in 0..COPIES {
-        put(i, &root.join(format!("burst/part{}/{i:04}.jpg", i % 4)));
+        put(i, &t.root.join(format!("burst/part{}/{i:04}.jpg", i % 4)));
     }
     // While they are being indexed: a folder renamed, one deleted.
-    std::fs::rename(root.join("burst/part1"), root.join("moved")).unwrap();
-    std::fs::remove_dir_all(root.join("burst/part2")).unwrap();
-    let s = converged(&store, &w, &root).await;
-    assert_eq!(on_disk(&root).len(), COPIES * 3 / 4);
+    std::fs::rename(t.root.join("burst/part1"), t.root.join("moved")).unwrap();
+    std::fs::remove_dir_all(t.root.join("burst/part2")).unwrap();
+    let s = converged(&t.store, &w, &t.root).await;
+    assert_eq!(on_disk(&t.root).len(), COPIES * 3 / 4);
     assert!(s.failed.is_empty(), "{s:?}");
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_written_slowly_is_indexed_once_when_it_is_complete() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let mut opts = options(&root);
+    let t = setup(&[]).await;
+    let mut opts = options(&t.root);
     opts.settle = Duration::from_millis(800);
-    let w = watch(&encoder, &store, opts);
-    converged(&store, &w, &root).await;
+    let w = watch(&t.encoder, &t.store, opts);
+    converged(&t.store, &w, &t.root).await;
 
     let src = demo_photos()
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "jpg"))
         .unwrap();
     let bytes = std::fs::read(src).unwrap();
-    let target = root.join("slow.jpg");
+    let target = t.root.join("slow.jpg");
     let mut f = std::fs::File::create(&target).unwrap();
     // Eight chunks, 300 ms apart: the photo is incomplete for over 2 s, each pause shorter
     // than the settle time.
@@ -222,35 +237,32 @@ async fn a_photo_written_slowly_is_indexed_once_when_it_is_complete() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     drop(f);
-    let s = converged(&store, &w, &root).await;
+    let s = converged(&t.store, &w, &t.root).await;
     assert_eq!(
         (s.indexed, s.replaced),
         (1, 0),
         "indexed once, complete: {s:?}"
     );
     assert!(s.failed.is_empty(), "never read half-written: {s:?}");
-    let row = hashes(&store).await;
+    let row = hashes(&t.store).await;
     let sha = row[&target.to_string_lossy().into_owned()].clone();
     use sha2::Digest;
     assert_eq!(sha, hex::encode(sha2::Sha256::digest(&bytes)));
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_file_is_reported_and_skipped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let w = watch(&encoder, &store, options(&root));
-    converged(&store, &w, &root).await;
+    let t = setup(&[]).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
+    converged(&t.store, &w, &t.root).await;
 
-    std::fs::write(root.join("bad.jpg"), b"this is not a JPEG at all").unwrap();
-    put(0, &root.join("good.jpg"));
+    std::fs::write(t.root.join("bad.jpg"), b"this is not a JPEG at all").unwrap();
+    put(0, &t.root.join("good.jpg"));
     let start = Instant::now();
     let s = loop {
-        let s = converged(&store, &w, &root).await;
+        let s = converged(&t.store, &w, &t.root).await;
         if !s.failed.is_empty() {
             break s;
         }
@@ -263,61 +275,49 @@ async fn a_bad_file_is_reported_and_skipped() {
     assert_eq!(s.failed.len(), 1, "{s:?}");
     assert!(s.failed[0].0.ends_with("bad.jpg"), "{s:?}");
     assert_eq!(
-        rows(&store).await,
-        on_disk(&root),
+        rows(&t.store).await,
+        on_disk(&t.root),
         "no row for the bad file"
     );
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_while_stopped_are_caught_by_the_startup_rescan() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    for i in 0..4 {
-        put(i, &root.join(format!("{i}.jpg")));
-    }
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let w = watch(&encoder, &store, options(&root));
-    converged(&store, &w, &root).await;
+    let t = setup(&[(0, "0.jpg"), (1, "1.jpg"), (2, "2.jpg"), (3, "3.jpg")]).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
+    converged(&t.store, &w, &t.root).await;
     w.stop().await;
 
     // While nobody watches: one added, one deleted, one changed, a folder added.
-    put(10, &root.join("added.jpg"));
-    std::fs::remove_file(root.join("1.jpg")).unwrap();
-    put(11, &root.join("2.jpg"));
-    put(12, &root.join("later/x.jpg"));
-    let before = hashes(&store).await;
-    let w = watch(&encoder, &store, options(&root));
-    let s = converged(&store, &w, &root).await;
+    put(10, &t.root.join("added.jpg"));
+    std::fs::remove_file(t.root.join("1.jpg")).unwrap();
+    put(11, &t.root.join("2.jpg"));
+    put(12, &t.root.join("later/x.jpg"));
+    let before = hashes(&t.store).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
+    let s = converged(&t.store, &w, &t.root).await;
     assert_eq!((s.indexed, s.replaced, s.pruned), (3, 1, 1), "{s:?}");
-    let two = root.join("2.jpg").to_string_lossy().into_owned();
-    assert_ne!(before[&two], hashes(&store).await[&two]);
+    let two = t.root.join("2.jpg").to_string_lossy().into_owned();
+    assert_ne!(before[&two], hashes(&t.store).await[&two]);
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watcher_waits_for_milvus_and_catches_up_after_a_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    for i in 0..3 {
-        put(i, &root.join(format!("{i}.jpg")));
-    }
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let w = watch(&encoder, &store, options(&root));
-    converged(&store, &w, &root).await;
+    let t = setup(&[(0, "0.jpg"), (1, "1.jpg"), (2, "2.jpg")]).await;
+    let w = watch(&t.encoder, &t.store, options(&t.root));
+    converged(&t.store, &w, &t.root).await;
 
     // Milvus dies; photos come and go meanwhile.
     // SAFETY: SIGKILL to the Milvus Lite child this test started.
     unsafe {
-        libc::kill(milvus.pid() as libc::pid_t, libc::SIGKILL);
+        libc::kill(t.milvus.pid() as libc::pid_t, libc::SIGKILL);
     }
-    put(5, &root.join("while-down.jpg"));
-    std::fs::remove_file(root.join("0.jpg")).unwrap();
+    put(5, &t.root.join("while-down.jpg"));
+    std::fs::remove_file(t.root.join("0.jpg")).unwrap();
     // The watcher tries, fails and keeps the changes.
     let start = Instant::now();
     while w.status().failed_passes == 0 {
@@ -329,19 +329,21 @@ async fn the_watcher_waits_for_milvus_and_catches_up_after_a_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The watchdog (as in `shihua serve`) brings Milvus back; the watcher catches up.
-    let embedded = Arc::new(tokio::sync::Mutex::new(milvus));
-    let dog = spawn_watchdog(embedded.clone(), store.clone(), Duration::from_millis(200));
-    let s = converged(&store, &w, &root).await;
+    let embedded = Arc::new(tokio::sync::Mutex::new(t.milvus));
+    let dog = spawn_watchdog(
+        embedded.clone(),
+        t.store.clone(),
+        Duration::from_millis(200),
+    );
+    let s = converged(&t.store, &w, &t.root).await;
     assert!(s.failed_passes >= 1 && s.last_error.is_none(), "{s:?}");
     w.stop().await;
     dog.abort();
     let _ = dog.await;
-    Arc::try_unwrap(embedded)
-        .unwrap()
-        .into_inner()
-        .stop()
-        .await
-        .unwrap();
+    let milvus = Arc::into_inner(embedded)
+        .expect("the watchdog let go")
+        .into_inner();
+    milvus.stop().await.unwrap();
 }
 
 /// Every log line of this test binary (a global subscriber: the watcher logs from tokio's
@@ -377,37 +379,33 @@ impl Write for Sink {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_inotify_limit_it_says_so_and_rescans_periodically() {
     let logs = logs();
-    let tmp = tempfile::tempdir().unwrap();
-    let root = photo_dir(tmp.path());
-    put(0, &root.join("0.jpg"));
-    let (milvus, store) = start_lite(tmp.path()).await;
-    let encoder = fixture_encoder();
-    let mut opts = options(&root);
+    let t = setup(&[(0, "0.jpg")]).await;
+    let mut opts = options(&t.root);
     opts.simulate_limit = true;
     opts.rescan_every = Duration::from_secs(1);
-    let w = watch(&encoder, &store, opts);
-    converged(&store, &w, &root).await;
+    let w = watch(&t.encoder, &t.store, opts);
+    converged(&t.store, &w, &t.root).await;
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     let line = text
         .lines()
-        .find(|l| l.contains(&*root.to_string_lossy()))
-        .unwrap_or_else(|| panic!("no log line names {}:\n{text}", root.display()));
+        .find(|l| l.contains(&*t.root.to_string_lossy()))
+        .unwrap_or_else(|| panic!("no log line names {}:\n{text}", t.root.display()));
     assert!(
         line.contains("rescanning it every 1 s") && line.contains("max_user_watches"),
         "{line}"
     );
-    assert_eq!(w.status().polling, vec![root.clone()]);
+    assert_eq!(w.status().polling, vec![t.root.clone()]);
 
     // No events arrive: the periodic rescans find additions and deletions.
     let passes = w.status().passes;
-    put(1, &root.join("1.jpg"));
-    put(2, &root.join("sub/2.jpg"));
-    std::fs::remove_file(root.join("0.jpg")).unwrap();
-    let s = converged(&store, &w, &root).await;
+    put(1, &t.root.join("1.jpg"));
+    put(2, &t.root.join("sub/2.jpg"));
+    std::fs::remove_file(t.root.join("0.jpg")).unwrap();
+    let s = converged(&t.store, &w, &t.root).await;
     assert!(s.passes > passes, "{s:?}");
-    assert_eq!(on_disk(&root).len(), 2);
+    assert_eq!(on_disk(&t.root).len(), 2);
     w.stop().await;
-    milvus.stop().await.unwrap();
+    t.milvus.stop().await.unwrap();
 }
 
 /// `shihua serve` itself, with its folders from `SHIHUA_WATCH` and the watch limit simulated
