@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Started by Playwright (end2end/playwright.config.ts): a fresh data folder, the demo photos
-# indexed with the fixture model into an embedded Milvus Lite, then `shihua serve` on :3100.
+# indexed with the fixture model into an embedded Milvus Lite, then `shihua serve` on :3100,
+# watching target/e2e-data/watched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${SHIHUA_BIN:-target/debug/shihua}
@@ -28,8 +29,13 @@ BASE_ARGS=()
 if [ -n "${SHIHUA_E2E_BASE:-}" ]; then
   BASE_ARGS=(--base-path "$SHIHUA_E2E_BASE" --public-url "http://shihua.example$SHIHUA_E2E_BASE")
 fi
+# A watched folder (end2end/tests/progress.spec.ts copies photos into it), read after 0.5 s
+# of quiet instead of 2 s.
+WATCHED="$PWD/$DATA/watched"
+mkdir -p "$WATCHED"
 # Every browser test comes from 127.0.0.1: the per-client picture limits (tested in
 # server/tests/site_serve.rs) are lifted so that a long run is not throttled.
 exec "$BIN" serve --addr "127.0.0.1:${SHIHUA_E2E_PORT:-3100}" \
   --picture-rate 100000 --picture-burst 10000 \
-  --csp-report-log "$PWD/$DATA/csp-reports.jsonl" "${BASE_ARGS[@]}"
+  --csp-report-log "$PWD/$DATA/csp-reports.jsonl" --watch "$WATCHED" --watch-settle-ms 500 \
+  "${BASE_ARGS[@]}"

@@ -83,7 +83,8 @@ serve_site() {
     exit 0
   fi
   "$BIN" poems index
-  exec "$BIN" serve --addr "127.0.0.1:$PORT"
+  # The demo folder stays watched: photos added to it are indexed within seconds.
+  exec "$BIN" serve --addr "127.0.0.1:$PORT" --watch "$PHOTOS"
 }
 
 DEFAULT_MODEL=$(awk '/^\[\[model\]\]/ {id = ""} /^id *=/ {gsub(/[" ]/, "", $0); sub(/^id=/, "", $0); id = $0}

@@ -107,6 +107,37 @@ impl Lang {
         }
     }
 
+    /// The progress bar while photos are being indexed.
+    pub fn indexing_line(self, done: u64, total: u64, rate: f32, eta_s: Option<u64>) -> String {
+        let eta = eta_s.map(|s| match (self, s) {
+            (Lang::Zh, s) if s >= 120 => format!(" · 约 {} 分钟", s.div_ceil(60)),
+            (Lang::Zh, s) => format!(" · 约 {s} 秒"),
+            (Lang::En, s) if s >= 120 => format!(" · about {} min left", s.div_ceil(60)),
+            (Lang::En, s) => format!(" · about {s} s left"),
+        });
+        let eta = eta.unwrap_or_default();
+        match self {
+            Lang::Zh if rate > 0.0 => {
+                format!("正在索引新照片 {done}/{total} · 每秒 {rate:.1} 张{eta}")
+            }
+            Lang::Zh => format!("正在索引新照片 {done}/{total}"),
+            Lang::En if rate > 0.0 => {
+                format!("Indexing new photos {done}/{total} · {rate:.1}/s{eta}")
+            }
+            Lang::En => format!("Indexing new photos {done}/{total}"),
+        }
+    }
+
+    /// The progress bar once a run has ended.
+    pub fn indexed_line(self, done: u64, failed: u64) -> String {
+        match (self, failed) {
+            (Lang::Zh, 0) => format!("索引完成：{done} 张照片"),
+            (Lang::Zh, f) => format!("索引完成：{done} 张照片，其中 {f} 张无法读取"),
+            (Lang::En, 0) => format!("Indexing done: {done} photos"),
+            (Lang::En, f) => format!("Indexing done: {done} photos, {f} could not be read"),
+        }
+    }
+
     /// A page past the results a search can reach (`search::MAX_WINDOW`).
     pub fn past_end_line(self, k: usize, page: u32, last: u32) -> String {
         let max = crate::search::MAX_WINDOW;
@@ -187,6 +218,7 @@ pub struct Texts {
     pub orient_portrait: &'static str,
     pub orient_square: &'static str,
     pub clear_filters: &'static str,
+    pub indexing_label: &'static str,
 }
 
 static ZH: Texts = Texts {
@@ -247,6 +279,7 @@ static ZH: Texts = Texts {
     orient_portrait: "竖幅",
     orient_square: "方形",
     clear_filters: "清除筛选",
+    indexing_label: "索引进度",
 };
 
 static EN: Texts = Texts {
@@ -307,6 +340,7 @@ static EN: Texts = Texts {
     orient_portrait: "portrait",
     orient_square: "square",
     clear_filters: "Clear filters",
+    indexing_label: "Indexing progress",
 };
 
 /// The language signal every component reads.

@@ -182,6 +182,33 @@ pub struct ServerStatus {
     pub fixture: bool,
     /// Photos in the collection.
     pub rows: u64,
+    /// An indexing run in progress (the server's watcher, or a `shihua index` run against the
+    /// same collection); `None` when nothing is being indexed.
+    #[serde(default)]
+    pub indexing: Option<IndexProgress>,
+}
+
+/// How far an indexing run has got, as the page's progress bar and `/api/v1/stats` show it
+/// (and `GET /api/v1/progress` streams it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexProgress {
+    /// Who indexes: `watch` (the server's watch folders) or `index` (a `shihua index` run).
+    pub source: String,
+    /// False once the run (or the watcher's burst of changes) is over.
+    pub active: bool,
+    /// Photos done (indexed or failed) and planned so far.
+    pub done: u64,
+    pub total: u64,
+    /// Photos that could not be indexed (reported and skipped).
+    pub failed: u64,
+    /// Photos per second since the run began.
+    pub rate: f32,
+    /// Seconds left at that rate (`None` before there is a rate).
+    pub eta_s: Option<u64>,
+    /// Seconds since the run began.
+    pub elapsed_s: u64,
+    /// The last problem: a bad file (`name: why`) or Milvus being unavailable.
+    pub last_error: Option<String>,
 }
 
 /// Why a search did not produce results. The message is meant for the visitor.

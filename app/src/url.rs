@@ -25,6 +25,8 @@ pub const QUERY_ROUTE: &str = "/query/{id}";
 pub const CARD_ROUTE: &str = "/card.jpg";
 /// `POST`: the script-free upload form.
 pub const UPLOAD_ROUTE: &str = "/upload";
+/// `GET`: the indexing progress as server-sent events (`text/event-stream`).
+pub const PROGRESS_ROUTE: &str = "/api/v1/progress";
 
 /// The thumbnail of photo `id`, `w` pixels wide.
 pub fn thumb(id: impl std::fmt::Display, w: u32) -> String {

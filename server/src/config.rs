@@ -229,4 +229,25 @@ pub struct ServeArgs {
     /// Also append the CSP violation reports browsers send to this file (they are logged).
     #[arg(long, env = "SHIHUA_CSP_REPORT_LOG")]
     pub csp_report_log: Option<PathBuf>,
+
+    /// Watch a photo folder (repeatable; SHIHUA_WATCH takes several separated by ':'): new,
+    /// changed, renamed and deleted photos are indexed or removed within seconds, by the
+    /// rules of `shihua index --prune`. A full rescan runs at start.
+    #[arg(
+        long = "watch",
+        env = "SHIHUA_WATCH",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    pub watch: Vec<PathBuf>,
+
+    /// Watch folders: how long (milliseconds) a photo must be unchanged before it is read
+    /// (a photo still being copied waits).
+    #[arg(long, env = "SHIHUA_WATCH_SETTLE_MS", default_value_t = 2000)]
+    pub watch_settle_ms: u64,
+
+    /// Watch folders that cannot be watched (the system's inotify limit) are rescanned this
+    /// often (seconds) instead.
+    #[arg(long, env = "SHIHUA_WATCH_RESCAN_S", default_value_t = 300)]
+    pub watch_rescan_s: u64,
 }

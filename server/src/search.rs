@@ -22,6 +22,7 @@ use crate::clip::{ClipEncoder, ClipError};
 use crate::folders::FolderList;
 use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::poems::PoemLines;
+use crate::progress::ProgressHub;
 use crate::query_images::QueryImages;
 use crate::store::{FilterExpr, MilvusStore, RowFilter, StoreError, StoredHit};
 use crate::visible_path::PathDisplay;
@@ -52,6 +53,8 @@ pub struct SearchEngine {
     folders: FolderList,
     /// Cosine from which a result folds under a better-ranked one (`crate::fold`).
     fold_threshold: f32,
+    /// Indexing progress (the watcher's, a `shihua index` run's), when served.
+    progress: Option<Arc<ProgressHub>>,
 }
 
 /// Which rows a search may return.
@@ -95,6 +98,7 @@ impl SearchEngine {
             poems: None,
             folders: FolderList::default(),
             fold_threshold: FOLD_THRESHOLD,
+            progress: None,
         }
     }
 
@@ -118,6 +122,17 @@ impl SearchEngine {
     }
 
     /// Adds the `poem_lines` collection (photo → poem lines).
+    /// Indexing progress to show (`ServerStatus::indexing`, `/api/v1/progress`).
+    pub fn with_progress(mut self, hub: Arc<ProgressHub>) -> Self {
+        self.progress = Some(hub);
+        self
+    }
+
+    /// The indexing progress hub, when there is one.
+    pub fn progress(&self) -> Option<&Arc<ProgressHub>> {
+        self.progress.as_ref()
+    }
+
     pub fn with_poems(mut self, poems: Arc<PoemLines>) -> Self {
         self.poems = Some(poems);
         self
@@ -347,6 +362,7 @@ impl SearchService for SearchEngine {
             model_id: spec.id.clone(),
             fixture: spec.fixture,
             rows,
+            indexing: self.progress.as_ref().and_then(|h| h.active()),
         })
     }
 

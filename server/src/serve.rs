@@ -1,5 +1,6 @@
-//! `shihua serve`: open the model and the store, assemble the router, listen, and shut down
-//! cleanly on Ctrl-C / SIGTERM (stopping the embedded Milvus with us).
+//! `shihua serve`: open the model and the store, start the watch folders (`--watch`) and
+//! the indexing progress hub, assemble the router, listen, and shut down cleanly on Ctrl-C /
+//! SIGTERM (stopping the watcher and the embedded Milvus with us).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,12 @@ use tokio::sync::Mutex;
 use crate::config::{Common, ServeArgs};
 use crate::http::fairness::FairnessConfig;
 use crate::http::{self, media::ThumbCache, AppState, WebOptions};
+use crate::progress::ProgressHub;
 use crate::search::SearchEngine;
 use crate::startup;
 use crate::store::spawn_watchdog;
 use crate::visible_path::PathDisplay;
+use crate::watch::{WatchOptions, Watcher};
 
 pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     // The store first: with --variant auto the collection's rows decide the variant.
@@ -34,6 +37,10 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("collection not loaded yet ({e}); run `shihua index <folder>`");
     }
 
+    // Indexing progress: the watcher's, and that of `shihua index` runs on this data folder.
+    let hub = ProgressHub::new();
+    let follow = hub.follow_file(crate::progress::file::path(&cfg.data_dir, &cfg.collection));
+    let watcher = start_watching(cfg, args, &encoder, &store, &hub)?;
     let poems = crate::poems::PoemLines::open_for_serving(store.config(), cfg).await?;
     http::card::check_font();
     let queries = cfg.data_dir.join("queries");
@@ -44,6 +51,7 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", queries.display()))?
             .with_picture_queue(args.picture_queue)
             .with_fold_threshold(cfg.fold_threshold)
+            .with_progress(hub)
             .with_paths(if args.show_paths {
                 PathDisplay::absolute()
             } else {
@@ -104,6 +112,10 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
+    if let Some(w) = watcher {
+        w.stop().await;
+    }
+    follow.abort();
     if let Some(w) = watchdog {
         w.abort();
         let _ = w.await;
@@ -115,6 +127,36 @@ pub async fn run(cfg: &Common, args: &ServeArgs) -> anyhow::Result<()> {
     }
     served?;
     Ok(())
+}
+
+/// With `--watch`: the watcher over those folders (they are remembered as indexed folders,
+/// so the site shows paths relative to them).
+fn start_watching(
+    cfg: &Common,
+    args: &ServeArgs,
+    encoder: &Arc<crate::clip::ClipEncoder>,
+    store: &Arc<crate::store::MilvusStore>,
+    hub: &Arc<ProgressHub>,
+) -> anyhow::Result<Option<Watcher>> {
+    if args.watch.is_empty() {
+        return Ok(None);
+    }
+    for dir in &args.watch {
+        if let Err(e) = crate::visible_path::remember_folder(&cfg.data_dir, dir) {
+            tracing::warn!("could not note {} as an indexed folder: {e}", dir.display());
+        }
+    }
+    let mut opts = WatchOptions::new(args.watch.clone());
+    opts.settle = Duration::from_millis(args.watch_settle_ms);
+    opts.rescan_every = Duration::from_secs(args.watch_rescan_s.max(1));
+    opts.index.encode_batch = crate::ingest::default_encode_batch(encoder.on_gpu());
+    let w = Watcher::start(
+        encoder.clone(),
+        store.clone(),
+        opts,
+        Some(hub.watch_meter()),
+    )?;
+    Ok(Some(w))
 }
 
 async fn shutdown_signal() {

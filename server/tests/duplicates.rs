@@ -109,7 +109,7 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
 
     let milvus = TestMilvus::start("duplicates", &tmp.path().join("db/m.db")).await;
     let mut cfg = milvus.config("fixture");
-    cfg.nprobe = 512;
+    cfg.nprobe = Some(512);
     let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
     let encoder = fixture_encoder();
     let summary = index_folder(encoder.clone(), store.clone(), index_options(&photos))

@@ -3,6 +3,7 @@
 pub mod examples;
 pub mod filter_row;
 pub mod gallery;
+pub mod index_progress;
 pub mod lang_switch;
 pub mod lightbox;
 pub mod model_banner;

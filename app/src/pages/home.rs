@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{get_status, search, upload_query};
 use crate::components::gallery::ResultsView;
+use crate::components::index_progress::IndexProgressBar;
 use crate::components::lang_switch::LangSwitch;
 use crate::components::model_banner::ModelBanner;
 use crate::components::poem_box::PoemBox;
@@ -170,7 +171,17 @@ pub fn HomePage() -> impl IntoView {
             <p class="tagline">{move || lang.get().t().tagline}</p>
         </header>
         <Transition fallback=|| ()>
-            {move || status.get().map(|s| view! { <ModelBanner status=s /> })}
+            {move || {
+                status
+                    .get()
+                    .map(|s| {
+                        let indexing = s.as_ref().ok().and_then(|s| s.indexing.clone());
+                        view! {
+                            <ModelBanner status=s />
+                            <IndexProgressBar initial=indexing />
+                        }
+                    })
+            }}
         </Transition>
         <section class="search" class:has-query=has_query>
             <PoemBox query k />

@@ -1,7 +1,9 @@
 //! `shihua index DIR`: open the store and the encoder, remember the folder, and index it
-//! ([`crate::ingest`]); prints the summary.
+//! ([`crate::ingest`]); prints the summary. Its progress goes to the progress file a server
+//! on the same data folder shows (`crate::progress::file`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::Common;
 use crate::ingest::{self, IndexOptions};
@@ -76,7 +78,21 @@ pub async fn run(cfg: &Common, args: IndexArgs) -> anyhow::Result<()> {
     opts.shard = shard;
     opts.decode_threads = decode_threads;
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A server on the same data folder shows this run's progress (crate::progress::file).
+    let file = crate::progress::file::path(&cfg.data_dir, &cfg.collection);
+    let meter = {
+        let file = file.clone();
+        Arc::new(ingest::Meter::new("index", move |p| {
+            crate::progress::file::write(&file, p)
+        }))
+    };
+    meter.begin();
+    opts.report = Some(ingest::Reporter(meter.clone()));
     let result = ingest::index_folder(encoder, opened.store.clone(), opts).await;
+    if let Err(e) = &result {
+        meter.set_error(Some(format!("{e:#}")));
+    }
+    meter.finish();
     opened.close().await;
     let summary = result?;
     outln!("{summary}")?;

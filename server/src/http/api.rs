@@ -4,7 +4,8 @@
 //! result lists its `duplicates` (same file elsewhere) and the near-identical photos folded
 //! under it (`similar`), `all=1` unfolds), `POST search/image` (multipart field `image`,
 //! optional `k`; answers with the first page and a `query_id` usable as `img=` for the next
-//! ones), `GET similar/{id}?k=&page=&all=`, `GET stats`, `GET folders`. Every search takes the
+//! ones), `GET similar/{id}?k=&page=&all=`, `GET stats`
+//! (with the indexing progress; `GET progress` streams it, `super::progress`), `GET folders`. Every search takes the
 //! filters `in=`, `from=`, `to=`, `orient=` (for `search/image` in the query string), checked
 //! by the engine: a bad value is a 400.
 //! Errors are JSON `{"error": "..."}` with a 4xx/5xx status.
@@ -286,6 +287,8 @@ async fn stats(State(st): State<AppState>) -> Result<Json<serde_json::Value>, Ap
         "kernel": st.engine.encoder().kernel(),
         "fixture": s.fixture,
         "rows": s.rows,
+        // The run in progress, or the last one to finish (`active: false`); null if none.
+        "indexing": st.engine.progress().and_then(|h| h.current()),
     })))
 }
 

@@ -102,21 +102,31 @@ impl ClientLimits {
 
     /// Who is asking: the peer address, or the last `X-Forwarded-For` entry when trusted.
     pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
-        if self.trust_forwarded_for {
-            let forwarded = headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-                .next_back();
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        peer.map(|p| p.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        client_address(peer, headers, self.trust_forwarded_for)
     }
+}
+
+/// Who is asking: the peer address, or with `trust_forwarded_for` the last `X-Forwarded-For`
+/// entry (also used for the per-client limit on progress streams, `progress.rs`).
+pub fn client_address(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trust_forwarded_for: bool,
+) -> IpAddr {
+    if trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.map(|p| p.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// The routes that take a picture to search with.

@@ -96,6 +96,7 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
                 )),
         )
         .merge(super::api::routes())
+        .merge(super::progress::routes())
         .merge(super::poems_api::routes())
         .route(url::CARD_ROUTE, get(super::card::card))
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -118,6 +119,9 @@ pub fn router_with(state: AppState, web: WebOptions) -> Router {
     let app = pages
         .merge(super::assets::pkg_routes(&site_root))
         .layer(Extension(web.assets))
+        .layer(Extension(Arc::new(super::progress::StreamSlots::new(
+            web.fairness.trust_forwarded_for,
+        ))))
         .layer(Extension(super::security::ReportLog(web.csp_report_log)))
         .layer(axum::middleware::from_fn(super::security::headers))
         .layer(TraceLayer::new_for_http());

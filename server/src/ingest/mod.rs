@@ -26,6 +26,7 @@
 mod pipeline;
 mod plan;
 mod prepare;
+pub mod progress;
 mod read;
 mod scan;
 pub mod shard;
@@ -33,12 +34,13 @@ mod summary;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::clip::ClipEncoder;
 use crate::store::MilvusStore;
 
 pub use self::pipeline::TEST_PAUSE_ENV;
+pub use self::progress::{IndexProgress, Meter, ProgressReport, Reporter};
 #[doc(hidden)]
 pub use self::read::ReadHook;
 pub use self::scan::walk;
@@ -84,6 +86,15 @@ pub struct IndexOptions {
     pub progress: bool,
     /// Index only this shard of the tree (`--shard I/N`, see `shard`); `None`: all.
     pub shard: Option<Shard>,
+    /// Only these paths under the root (the watcher's changed files and folders): each is
+    /// walked if a folder, taken if a photo, and `prune` deletes only rows under them. Empty:
+    /// the whole root.
+    pub scope: Vec<PathBuf>,
+    /// Photos changed less than this long ago (its ctime: still being copied?) are left
+    /// out of the run and listed in [`IndexSummary::deferred`]; `None`: take every photo.
+    pub settle: Option<Duration>,
+    /// Told how far the run has got (the site's progress bar).
+    pub report: Option<Reporter>,
 }
 
 impl IndexOptions {
@@ -99,6 +110,9 @@ impl IndexOptions {
             decode_threads: 0,
             progress: true,
             shard: None,
+            scope: Vec::new(),
+            settle: None,
+            report: None,
         }
     }
 }
@@ -132,6 +146,10 @@ async fn run(
 ) -> anyhow::Result<IndexSummary> {
     let start = Instant::now();
     let (files, problems) = walk(&opts)?;
+    let (files, deferred) = match opts.settle {
+        Some(settle) => files.into_iter().partition(|p| settled(p, settle)),
+        None => (files, Vec::new()),
+    };
     // A shard worker keeps the whole tree to tell, at the end, whether it was the last one.
     let (files, tree) = match opts.shard {
         Some(shard) => (shard.select(&opts.root.canonicalize()?, &files), files),
@@ -153,19 +171,43 @@ async fn run(
     let mut summary = IndexSummary {
         found: files.len(),
         failed: problems,
+        deferred,
         ..Default::default()
     };
     let plan = plan::plan(&store, &opts, files, &mut summary).await?;
     pipeline::encode_and_insert(encoder, &store, &opts, plan, hook, &mut summary).await?;
 
-    let start_store = Instant::now();
-    store.flush().await?;
-    match opts.shard {
-        None => store.build_index_and_load().await?,
-        Some(s) => shard::finish(&store, &opts, s, &tree, &mut summary).await?,
+    // A watcher's pass that changed nothing leaves the collection as it is.
+    let changed = summary.indexed + summary.pruned + summary.duplicates_removed > 0;
+    if opts.scope.is_empty() || changed {
+        let start_store = Instant::now();
+        store.flush().await?;
+        match opts.shard {
+            None => store.build_index_and_load().await?,
+            Some(s) => shard::finish(&store, &opts, s, &tree, &mut summary).await?,
+        }
+        summary.time.store += start_store.elapsed();
     }
-    summary.time.store += start_store.elapsed();
     summary.rows_in_collection = store.count().await?;
     summary.wall = start.elapsed();
     Ok(summary)
+}
+
+/// Whether `path` has not changed for `settle`: its ctime (which every write, rename or
+/// `touch` sets to the kernel's clock, unlike the mtime a copy may preserve or a user may set
+/// in the future) is that old. A photo still being copied changes all the time. One that
+/// cannot be read counts as settled (the run reports it).
+fn settled(path: &std::path::Path, settle: Duration) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return true;
+    };
+    let ctime = Duration::new(
+        m.ctime().max(0) as u64,
+        m.ctime_nsec().clamp(0, 999_999_999) as u32,
+    );
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(ctime) >= settle
 }

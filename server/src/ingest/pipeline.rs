@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::plan::Plan;
 use super::prepare::{prepare, Prepared, RowModel};
+use super::progress::Reporter;
 use super::read::ReadHook;
 use super::summary::progress_bar;
 use super::{IndexOptions, IndexSummary, Skipped, TimeSpent};
@@ -34,6 +35,10 @@ pub(super) async fn encode_and_insert(
 ) -> anyhow::Result<()> {
     let files = plan.todo;
     let replaces = plan.replaces;
+    let report = opts.report.clone();
+    if let Some(r) = &report {
+        r.0.planned(files.len());
+    }
     let bar = progress_bar(
         files.len(),
         opts.progress,
@@ -63,6 +68,7 @@ pub(super) async fn encode_and_insert(
         batch_size: opts.batch_size.max(1),
         replaces,
         bar: &bar,
+        report: report.clone(),
         batch_start: Instant::now(),
         spent: Duration::ZERO,
     };
@@ -71,6 +77,9 @@ pub(super) async fn encode_and_insert(
             Item::Row(row) => inserter.push(row, summary).await?,
             Item::Failed(p, why) => {
                 bar.println(format!("skipped {}: {why}", p.display()));
+                if let Some(r) = &report {
+                    r.0.failed(&p, &why);
+                }
                 summary.failed.push((p, why));
                 bar.inc(1);
             }
@@ -101,6 +110,7 @@ struct Inserter<'a> {
     /// Path → ids of the rows a new row for it replaces.
     replaces: HashMap<String, Vec<i64>>,
     bar: &'a ProgressBar,
+    report: Option<Reporter>,
     batch_start: Instant,
     /// Time spent in Milvus calls.
     spent: Duration,
@@ -142,6 +152,9 @@ impl Inserter<'_> {
         self.spent += start.elapsed();
         summary.indexed += n;
         self.bar.inc(n as u64);
+        if let Some(r) = &self.report {
+            r.0.indexed(n);
+        }
         self.bar.set_message(format!(
             "batch {:.1}s",
             self.batch_start.elapsed().as_secs_f64()

@@ -2,7 +2,8 @@
 //! An unchanged photo (same size and mtime, to the nanosecond where the row has `mtime_ns`, or
 //! same content) is skipped; a changed one is re-encoded and its old row replaced; rows left
 //! twice for one path by an interrupted run are reduced to the newest; with `--prune`, rows
-//! whose file is gone are deleted. A `--shard` worker touches only its own shard's rows.
+//! whose file is gone are deleted (a watcher's pass: only under its changed paths). A
+//! `--shard` worker touches only its own shard's rows.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -80,12 +81,17 @@ pub(super) async fn plan(
     }
 
     if opts.prune {
+        // A watcher's pass prunes only under the paths it was given.
+        let in_paths = |p: &str| {
+            opts.scope.is_empty() || opts.scope.iter().any(|s| Path::new(p).starts_with(s))
+        };
         let gone: Vec<i64> = by_path
             .iter()
             .filter(|(p, _)| {
                 !seen.contains(*p)
                     && Path::new(p).starts_with(&root)
                     && in_scope(p)
+                    && in_paths(p)
                     && !Path::new(p).exists()
             })
             .flat_map(|(_, rows)| rows.iter().map(|r| r.id))

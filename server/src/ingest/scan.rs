@@ -1,7 +1,8 @@
 //! Scanning the photo folder: every file under the root with an indexed extension, sorted,
 //! following links and skipping hidden entries unless asked; entries that cannot be read
 //! (symlink loops, permission errors, dangling links, and FIFOs, sockets or devices named like
-//! a photo) are reported, never waited on.
+//! a photo) are reported, never waited on. With a scope (the watcher's changed paths) only
+//! those files and folders are scanned, by the same rules.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,38 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)>
         .collect();
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    let walker = walkdir::WalkDir::new(&root)
+    if opts.scope.is_empty() {
+        walk_from(&root, &root, opts, &exts, &mut files, &mut problems);
+    } else {
+        for start in &opts.scope {
+            let below = start.strip_prefix(&root).ok();
+            let hidden = below.is_some_and(|b| {
+                b.components()
+                    .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+            });
+            // Outside the root, hidden, or gone (its rows are pruned): nothing to scan.
+            if below.is_none() || (hidden && !opts.include_hidden) || !start.exists() {
+                continue;
+            }
+            walk_from(start, &root, opts, &exts, &mut files, &mut problems);
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok((files, problems))
+}
+
+/// Photo files under `start` (a folder or a file) into `files`, unreadable entries into
+/// `problems`.
+fn walk_from(
+    start: &Path,
+    root: &Path,
+    opts: &IndexOptions,
+    exts: &[String],
+    files: &mut Vec<PathBuf>,
+    problems: &mut Vec<Skipped>,
+) {
+    let walker = walkdir::WalkDir::new(start)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| {
@@ -49,17 +81,21 @@ pub fn walk(opts: &IndexOptions) -> anyhow::Result<(Vec<PathBuf>, Vec<Skipped>)>
                     problems.push((e.into_path(), why));
                 }
             }
+            // Deleted while a watcher's scope was walked: its row is pruned, nothing to report.
+            Err(err)
+                if !opts.scope.is_empty()
+                    && err
+                        .io_error()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {}
             Err(err) => {
                 let p = err
                     .path()
                     .map(Path::to_path_buf)
-                    .unwrap_or_else(|| root.clone());
+                    .unwrap_or_else(|| root.to_path_buf());
                 problems.push((p, err.to_string()));
             }
         }
     }
-    files.sort();
-    Ok((files, problems))
 }
 
 /// What a non-regular directory entry is, in words.

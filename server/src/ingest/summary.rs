@@ -24,6 +24,10 @@ pub struct IndexSummary {
     /// Extra rows for one path (left by an interrupted run) that were deleted.
     pub duplicates_removed: usize,
     pub failed: Vec<Skipped>,
+    /// Photos left out because they changed too recently ([`IndexOptions::settle`]).
+    ///
+    /// [`IndexOptions::settle`]: super::IndexOptions::settle
+    pub deferred: Vec<PathBuf>,
     pub rows_in_collection: u64,
     /// What a `--shard` worker did about the index; `None` without `--shard`.
     pub shard: Option<ShardOutcome>,

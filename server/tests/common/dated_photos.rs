@@ -158,7 +158,7 @@ impl Library {
         let photos = photos.canonicalize().unwrap();
         let milvus = TestMilvus::start(test, &tmp.path().join("db/m.db")).await;
         let mut cfg = milvus.config("fixture");
-        cfg.nprobe = 512; // every IVF list: the unfiltered search reaches every row
+        cfg.nprobe = Some(512); // every IVF list: the unfiltered search reaches every row
         let store = Arc::new(MilvusStore::connect(cfg).await.unwrap());
         store.ensure_collection(false).await.unwrap();
         let encoder = fixture_encoder();

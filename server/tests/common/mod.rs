@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod dated_photos;
+pub mod http;
 pub mod hub;
 pub mod ingest;
 
