@@ -247,7 +247,8 @@ async fn index_search_and_serve_media() {
     assert_eq!(
         stats,
         serde_json::json!({"model": "fixture", "variant": "fp32", "fixture": true, "rows": 7,
-            "variant_why": "chosen by the caller", "kernel": "the graphs as given"})
+            "variant_why": "chosen by the caller", "kernel": "the graphs as given",
+            "indexing": null})
     );
 
     // The page renders on the server with the poem box and the fixture warning.
