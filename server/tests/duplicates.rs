@@ -300,6 +300,8 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
 
     // --- `shihua search` folds the same way; --all unfolds.
     let uri = milvus.uri.clone();
+    // On an external server (`SHIHUA_TEST_MILVUS_URI`) the test has a collection of its own.
+    let collection = milvus.collection.clone();
     let copied_path = photos.join("2023/trip").join(copied_name);
     let search = |all: bool| {
         let mut args = vec![
@@ -312,10 +314,11 @@ async fn copies_and_near_identical_photos_fold_into_one_result() {
         if all {
             args.push("--all");
         }
-        let out = common::shihua_cmd(&uri, &args)
-            .env("SHIHUA_VARIANT", "fp32")
-            .output()
-            .unwrap();
+        let mut cmd = common::shihua_cmd(&uri, &args);
+        if let Some(c) = &collection {
+            cmd.env("SHIHUA_COLLECTION", c);
+        }
+        let out = cmd.env("SHIHUA_VARIANT", "fp32").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
