@@ -24,8 +24,13 @@ use crate::picture_queue::{PictureQueue, DEFAULT_WAITING};
 use crate::poems::PoemLines;
 use crate::progress::ProgressHub;
 use crate::query_images::QueryImages;
-use crate::store::{FilterExpr, MilvusStore, RowFilter, StoreError, StoredHit};
+use crate::store::{FilterExpr, MilvusStore, StoredHit};
 use crate::visible_path::PathDisplay;
+
+mod errors;
+mod narrow;
+pub use self::errors::{clip_error, store_error};
+pub use self::narrow::Narrowed;
 
 /// Longest query text accepted (characters); the model reads at most 52 tokens anyway.
 pub const MAX_QUERY_CHARS: usize = 2000;
@@ -55,16 +60,6 @@ pub struct SearchEngine {
     fold_threshold: f32,
     /// Indexing progress (the watcher's, a `shihua index` run's), when served.
     progress: Option<Arc<ProgressHub>>,
-}
-
-/// Which rows a search may return.
-pub enum Narrowed {
-    /// Every row (no filter).
-    All,
-    /// The rows that match this expression.
-    Where(FilterExpr),
-    /// None: the folder is not under any indexed folder.
-    Nothing,
 }
 
 /// Concurrent picture decodes: one per core, at least two.
@@ -267,39 +262,6 @@ impl SearchEngine {
         let narrowed = self.narrow(filters)?;
         let v = self.photo_vector(id).await?;
         self.page_of(&v, k, page, &narrowed, all).await
-    }
-
-    /// The rows `filters` allow: their values checked (a bad one is `BadRequest`, in both
-    /// languages), the folder mapped to absolute prefixes under the indexed folders, and the
-    /// whole made into one expression by `store::filter`.
-    pub fn narrow(&self, filters: &Filters) -> Result<Narrowed, SearchError> {
-        let checked = filters
-            .check()
-            .map_err(|e| SearchError::BadRequest(e.to_string()))?;
-        if checked.is_empty() {
-            return Ok(Narrowed::All);
-        }
-        let prefixes = checked
-            .folder
-            .as_ref()
-            .map(|f| crate::folders::prefixes(f, &self.paths))
-            .transpose()?;
-        if prefixes.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Narrowed::Nothing);
-        }
-        let filter = RowFilter {
-            prefixes,
-            taken_from: checked.taken_from,
-            taken_before: checked.taken_before,
-            orient: checked.orient,
-        };
-        match filter.expr(&self.store.config().path_field) {
-            Ok(Some(expr)) => Ok(Narrowed::Where(expr)),
-            Ok(None) => Ok(Narrowed::All),
-            Err(e) => Err(SearchError::BadRequest(format!(
-                "无法按这个文件夹筛选 · {e}"
-            ))),
-        }
     }
 
     /// The folders the site offers for `in=` (as visitors see them; none where paths are
@@ -569,22 +531,6 @@ fn to_hit(h: StoredHit, paths: &PathDisplay) -> Hit {
         bytes,
         ..Hit::new(h.id.to_string(), paths.show(&h.filepath), name, h.score)
     }
-}
-
-pub fn clip_error(e: ClipError) -> SearchError {
-    match e {
-        ClipError::Decode(m) => {
-            SearchError::BadRequest(format!("无法识别这张图片 · not a picture we can read: {m}"))
-        }
-        ClipError::TooManyPixels(m) => SearchError::TooLarge(format!("图片像素太多 · {m}")),
-        other => SearchError::Internal(other.to_string()),
-    }
-}
-
-pub fn store_error(e: StoreError) -> SearchError {
-    SearchError::Unavailable(format!(
-        "向量库暂时不可用 · the photo index is unavailable: {e}"
-    ))
 }
 
 #[cfg(test)]
