@@ -193,10 +193,14 @@ async fn run(
     Ok(summary)
 }
 
+/// How long an empty photo file may wait for its bytes before it is read (and reported).
+const EMPTY_GRACE: Duration = Duration::from_secs(60);
+
 /// Whether `path` has not changed for `settle`: its ctime (which every write, rename or
 /// `touch` sets to the kernel's clock, unlike the mtime a copy may preserve or a user may set
-/// in the future) is that old. A photo still being copied changes all the time. One that
-/// cannot be read counts as settled (the run reports it).
+/// in the future) is that old. A photo still being copied changes all the time; an empty one
+/// (created, its bytes not written yet: a copy held up on a busy machine) waits up to
+/// `EMPTY_GRACE`. One that cannot be read counts as settled (the run reports it).
 fn settled(path: &std::path::Path, settle: Duration) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(m) = std::fs::metadata(path) else {
@@ -209,5 +213,6 @@ fn settled(path: &std::path::Path, settle: Duration) -> bool {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    now.saturating_sub(ctime) >= settle
+    let age = now.saturating_sub(ctime);
+    age >= settle && (m.len() > 0 || age >= EMPTY_GRACE)
 }
