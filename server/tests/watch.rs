@@ -209,7 +209,14 @@ async fn a_burst_with_a_folder_renamed_and_one_deleted_ends_with_one_row_per_pho
     std::fs::remove_dir_all(t.root.join("burst/part2")).unwrap();
     let s = converged(&t.store, &w, &t.root).await;
     assert_eq!(on_disk(&t.root).len(), COPIES * 3 / 4);
-    assert!(s.failed.is_empty(), "{s:?}");
+    // A photo may vanish (its folder renamed or deleted) between the listing and the read of a
+    // pass: that one is reported. No photo that is still there may be.
+    assert!(
+        s.failed
+            .iter()
+            .all(|(p, _)| !std::path::Path::new(p).exists()),
+        "{s:?}"
+    );
     w.stop().await;
     t.milvus.stop().await.unwrap();
 }
