@@ -127,6 +127,22 @@ pub struct SearchResults {
     pub more: bool,
 }
 
+impl SearchResults {
+    /// Page `page` with no hits yet (the engine fills it in).
+    pub fn empty(page: u32) -> Self {
+        SearchResults {
+            hits: Vec::new(),
+            took_ms: 0,
+            truncated: false,
+            terms: Vec::new(),
+            query_image: None,
+            query_id: None,
+            page,
+            more: false,
+        }
+    }
+}
+
 fn first_page() -> u32 {
     1
 }

@@ -339,16 +339,7 @@ impl SearchService for SearchEngine {
         page_window(k, page)?;
         let narrowed = self.narrow(&query.filters)?;
         let mut parts: Vec<(Arc<Vec<f32>>, f32)> = Vec::new();
-        let mut found = SearchResults {
-            hits: Vec::new(),
-            took_ms: 0,
-            truncated: false,
-            terms: Vec::new(),
-            query_image: None,
-            query_id: None,
-            page,
-            more: false,
-        };
+        let mut found = SearchResults::empty(page);
         if !query.q.trim().is_empty() {
             let text = clean_query(&query.q)?;
             let terms = parse_terms(&text).map_err(|e| SearchError::BadRequest(e.to_string()))?;

@@ -308,14 +308,8 @@ mod tests {
     #[test]
     fn the_next_page_is_named_only_when_it_has_results() {
         let found = |more| SearchResults {
-            hits: Vec::new(),
-            took_ms: 0,
-            truncated: false,
-            terms: Vec::new(),
-            query_image: None,
-            query_id: None,
-            page: 3,
             more,
+            ..SearchResults::empty(3)
         };
         assert_eq!(ApiResults::new(found(true), "").next_page, Some(4));
         assert_eq!(ApiResults::new(found(false), "").next_page, None);
